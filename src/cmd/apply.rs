@@ -1,0 +1,243 @@
+//! `apply` (SPEC §6): plan read-only, guard, back up once, write what differs, verify,
+//! record the metadata and the log in the runtime's words.
+
+use std::path::PathBuf;
+
+use crate::Output;
+use crate::cli::Config;
+use crate::digest::{Md5Digest, md5_files};
+use crate::discover::{Discovery, EntryKind};
+use crate::error::{Error, Result};
+use crate::execute::{self, Executor};
+use crate::exit_codes;
+use crate::layout::{self, Layout};
+use crate::log::{Level, PatchLog};
+use crate::plan::{ActionKind, Plan, plan_apply};
+use crate::report::{self, Applied};
+use crate::survey::Survey;
+
+use super::verify::not_applied;
+
+/// Runs `apply` (or, with `--dry-run`, prints its plan).
+pub fn run(config: &Config) -> Result<Output> {
+    let (layout, mut survey, before) = super::open(config)?;
+    let mut plan = plan_apply(&survey.discovery, &survey.observed);
+    refuse_backup_of_patched_plugins(&layout, &survey, &plan)?;
+    let mut warnings = std::mem::take(&mut survey.warnings);
+    warnings.extend(
+        survey
+            .metadata_problems
+            .iter()
+            .map(|p| format!("{p}: it will be rewritten")),
+    );
+    if config.dry_run {
+        let text = report::apply(config, &survey.discovery, &plan, None);
+        return Ok(Output {
+            text,
+            warnings,
+            code: exit_codes::SUCCESS,
+        });
+    }
+
+    let (_guard, warning, fresh) = super::guard(config, &layout, before)?;
+    warnings.extend(warning);
+    if let Some(fresh) = fresh {
+        survey = fresh;
+        plan = plan_apply(&survey.discovery, &survey.observed);
+        refuse_backup_of_patched_plugins(&layout, &survey, &plan)?;
+    }
+
+    let mut log = PatchLog::default();
+    let result = carry_out(&layout, &survey, &plan, &mut log);
+    if let Err(error) = &result {
+        log.own(
+            Level::Error,
+            format!("apply stopped: {error}; run it again to finish"),
+        );
+    }
+    let logged = log
+        .append_to(&layout.log)
+        .map_err(|e| Error::write("append to", &layout.log, e));
+    let applied = result?;
+    logged?;
+    let code = if applied.problems.is_empty() {
+        exit_codes::SUCCESS
+    } else {
+        exit_codes::PROBLEMS
+    };
+    let text = report::apply(config, &survey.discovery, &plan, Some(&applied));
+    Ok(Output {
+        text,
+        warnings,
+        code,
+    })
+}
+
+/// A missing backup is made from plugins as they are; if an earlier apply already
+/// patched them, that copy would not be the original bundles, and a rollback to it would
+/// silently keep the patches. Refuse instead.
+fn refuse_backup_of_patched_plugins(layout: &Layout, survey: &Survey, plan: &Plan) -> Result<()> {
+    let recorded = &survey.observed.recorded;
+    let applied_before = recorded
+        .applied()
+        .is_some_and(|list| list.iter().any(|n| n != layout::BACKUP_NAME));
+    if plan.create_backup && (applied_before || !recorded.placed().is_empty()) {
+        return Err(Error::bad_input(
+            &layout.backup,
+            "the backup is missing, but the metadata says patches were applied: plugins no longer hold the original bundles",
+            format!(
+                "restore `{}` from a copy of the original plugins; or, to accept plugins as they are as the new baseline, \
+                 remove `{}` and the applied lists",
+                layout.display(&layout.backup),
+                layout.display(&layout.metadata)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Everything after the guard: backup, writes, verification, metadata; log lines as it goes.
+fn carry_out(layout: &Layout, survey: &Survey, plan: &Plan, log: &mut PatchLog) -> Result<Applied> {
+    log.runtime(Level::Info, "Checking for patch changes ...");
+    for event in &plan.events {
+        if event.is_runtime_event() {
+            log.runtime(Level::Info, event.to_string());
+        } else {
+            log.own(Level::Info, event.to_string());
+        }
+    }
+    let changed = !plan.events.is_empty() || plan.writes_plugins();
+    if changed {
+        if plan.events.is_empty() && !plan.actions.is_empty() {
+            log.own(
+                Level::Info,
+                format!(
+                    "plugins differ from the recorded patch level in {} file(s)",
+                    plan.actions.len()
+                ),
+            );
+        }
+        log.runtime(Level::Info, "Patch changes detected ");
+    } else {
+        log.runtime(
+            Level::Info,
+            "No new patch or service pack detected, server will start without applying patches ",
+        );
+    }
+
+    execute::remove_leftovers(&layout.plugins, &survey.leftovers)?;
+    if execute::discard_partial_backup(layout)? {
+        log.own(
+            Level::Warn,
+            "discarded a partial backup left by an interrupted run",
+        );
+    }
+    let backup = if plan.create_backup {
+        let manifest = execute::create_backup(layout)?;
+        log.runtime(
+            Level::Info,
+            format!("Backed up plugins to {}", layout::BACKUP_NAME),
+        );
+        Some(manifest)
+    } else {
+        None
+    };
+    if changed {
+        log.runtime(Level::Info, "Applying patches ...");
+    }
+    if plan
+        .actions
+        .iter()
+        .any(|a| matches!(a.kind, ActionKind::Restore { .. }))
+    {
+        log.runtime(Level::Info, "restoring bundle backup directory");
+    }
+
+    let mut executor = Executor::new(layout, "apply");
+    let mut archived = Vec::new();
+    for action in &plan.actions {
+        let done = executor.run(action)?;
+        if let Some(to) = done.archived_to {
+            archived.push((action.target.clone(), to));
+        }
+    }
+    if changed {
+        log_patch_level(&survey.discovery, log);
+    }
+    for (target, to) in &archived {
+        log.own(
+            Level::Info,
+            format!("Archived {} to {}", target.display(), layout.display(to)),
+        );
+    }
+
+    let problems = check_written(layout, plan)?;
+    log.runtime(Level::Info, "Patch verification started");
+    if problems.is_empty() {
+        log.runtime(Level::Info, "Patch verification successfully completed");
+    } else {
+        log.runtime(
+            Level::Warn,
+            "Problems found during patch verification. See below for details:",
+        );
+        for problem in &problems {
+            log.runtime(Level::Warn, problem);
+        }
+        log.runtime(Level::Warn, "Patch verification completed with warnings.");
+    }
+    super::record(layout, plan, backup.as_ref())?;
+    Ok(Applied {
+        backup_created: backup.is_some(),
+        archived,
+        problems,
+    })
+}
+
+/// The runtime's record of the whole patch level: every file of every entry in the apply order.
+fn log_patch_level(discovery: &Discovery, log: &mut PatchLog) {
+    for entry in discovery.order() {
+        match entry.kind {
+            EntryKind::ServicePack => {
+                log.runtime(Level::Info, format!("Start applying - {}", entry.name))
+            }
+            EntryKind::Patch => log.runtime(Level::Info, format!("Applying - {}", entry.name)),
+        }
+        for file in &entry.files {
+            log.runtime(
+                Level::Info,
+                format!("Patched {}(MD5:{})", file.own_name.display(), file.md5),
+            );
+        }
+    }
+}
+
+/// Re-reads every file just written and compares it with what the plan wanted; targets
+/// not written were compared during the survey.
+fn check_written(layout: &Layout, plan: &Plan) -> Result<Vec<String>> {
+    let written: Vec<(&PathBuf, Md5Digest, Option<&str>)> = plan
+        .actions
+        .iter()
+        .filter_map(|a| match &a.kind {
+            ActionKind::Write { entry, md5, .. } => Some((&a.target, *md5, Some(entry.as_str()))),
+            ActionKind::Restore { md5 } => Some((&a.target, *md5, None)),
+            ActionKind::Archive => None,
+        })
+        .collect();
+    let paths: Vec<PathBuf> = written
+        .iter()
+        .map(|(t, _, _)| layout.plugins.join(t))
+        .collect();
+    let digests = md5_files(&paths)?;
+    Ok(written
+        .iter()
+        .zip(digests)
+        .filter(|((_, want, _), got)| want != got)
+        .map(|((target, want, entry), _)| match entry {
+            Some(entry) => not_applied(target, *want, entry),
+            None => format!(
+                "{}(MD5: {want}) was restored from the backup, but differs",
+                target.display()
+            ),
+        })
+        .collect())
+}

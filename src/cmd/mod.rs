@@ -1,0 +1,98 @@
+//! One module per subcommand, and what they share: opening a product home, taking the
+//! guard, and recording the metadata of a finished run.
+
+pub mod apply;
+pub mod rollback;
+pub mod verify;
+
+use crate::cli::Config;
+use crate::error::Result;
+use crate::execute;
+use crate::guard::{self, Guard};
+use crate::layout::Layout;
+use crate::metadata::{self, BackupManifest, Placed, STATE_SCHEMA_VERSION, State};
+use crate::plan::Plan;
+use crate::survey::{Survey, read_optional, survey};
+
+/// The metadata files' bytes when a survey was taken: a concurrent run that changed
+/// anything rewrote at least one of them.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Fingerprint(Vec<Option<Vec<u8>>>);
+
+fn fingerprint(layout: &Layout) -> Result<Fingerprint> {
+    let files = [
+        &layout.state,
+        &layout.jar_list,
+        &layout.applied_list_44,
+        &layout.applied_list_42,
+        &layout.backup_manifest,
+    ];
+    Ok(Fingerprint(
+        files
+            .iter()
+            .map(|p| read_optional(p))
+            .collect::<Result<_>>()?,
+    ))
+}
+
+/// The layout of the configured product home and a survey of it.
+pub fn open(config: &Config) -> Result<(Layout, Survey, Fingerprint)> {
+    let layout = Layout::new(
+        &config.home,
+        config.patches_dir.as_deref(),
+        config.servicepacks_dir.as_deref(),
+    )?;
+    let before = fingerprint(&layout)?;
+    let survey = survey(&layout)?;
+    Ok((layout, survey, before))
+}
+
+/// Takes the guard. If another run changed the tree between the survey and the lock,
+/// surveys again (under the lock) and returns the fresh survey.
+pub fn guard(
+    config: &Config,
+    layout: &Layout,
+    before: Fingerprint,
+) -> Result<(Guard, Option<String>, Option<Survey>)> {
+    let (guard, warning) = guard::acquire(layout, config.force)?;
+    let fresh = if fingerprint(layout)? != before {
+        Some(survey(layout)?)
+    } else {
+        None
+    };
+    Ok((guard, warning, fresh))
+}
+
+/// Writes the metadata that records `plan` as done (SPEC §9): the runtime's jar list and
+/// both applied lists, carbon-patch's state and, when one was made, the backup manifest.
+/// Files already holding the right bytes are not rewritten. Returns whether any was.
+pub fn record(layout: &Layout, plan: &Plan, backup: Option<&BackupManifest>) -> Result<bool> {
+    let jars = metadata::render_jar_list(plan.provided.iter().map(|(t, p)| (t.as_path(), p.md5)));
+    let applied = metadata::render_applied_list(&plan.applied_list);
+    let state = State {
+        schema_version: STATE_SCHEMA_VERSION,
+        placed: plan
+            .provided
+            .iter()
+            .map(|(t, p)| {
+                (
+                    metadata::encode_path(t),
+                    Placed {
+                        md5: p.md5,
+                        entry: p.entry.clone(),
+                    },
+                )
+            })
+            .collect(),
+    };
+    let mut wrote = false;
+    if let Some(manifest) = backup {
+        wrote |=
+            execute::write_if_changed(&layout.backup_manifest, &metadata::render_json(manifest))?;
+    }
+    wrote |= execute::write_if_changed(&layout.jar_list, &jars)?;
+    wrote |= execute::write_if_changed(&layout.applied_list_44, &applied)?;
+    wrote |= execute::write_if_changed(&layout.applied_list_42, &applied)?;
+    wrote |= execute::write_if_changed(&layout.state, &metadata::render_json(&state))?;
+    Ok(wrote)
+}

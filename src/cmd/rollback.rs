@@ -1,0 +1,158 @@
+//! `rollback` (SPEC §8): give plugins the backup's content back, archive what patches
+//! added, and move every patch and service pack aside so the server does not re-apply them.
+
+use std::path::PathBuf;
+
+use crate::Output;
+use crate::cli::Config;
+use crate::discover::Discovery;
+use crate::error::{Error, Result};
+use crate::execute::{self, Executor};
+use crate::exit_codes;
+use crate::layout::{self, Layout};
+use crate::log::{Level, PatchLog};
+use crate::plan::{ActionKind, Plan, plan_rollback};
+use crate::report::{self, RolledBack};
+use crate::survey::Survey;
+
+/// Runs `rollback` (or, with `--dry-run`, prints its plan).
+pub fn run(config: &Config) -> Result<Output> {
+    let (layout, mut survey, before) = super::open(config)?;
+    let mut plan = make_plan(&layout, &survey)?;
+    let warnings = std::mem::take(&mut survey.warnings);
+    if config.dry_run || is_noop(&survey, &plan) {
+        let text = report::rollback(config, &plan, None);
+        return Ok(Output {
+            text,
+            warnings,
+            code: exit_codes::SUCCESS,
+        });
+    }
+    let (_guard, warning, fresh) = super::guard(config, &layout, before)?;
+    let warnings = warnings.into_iter().chain(warning).collect();
+    if let Some(fresh) = fresh {
+        survey = fresh;
+        plan = make_plan(&layout, &survey)?;
+    }
+
+    let mut log = PatchLog::default();
+    let result = carry_out(&layout, &survey, &plan, &mut log);
+    if let Err(error) = &result {
+        log.own(
+            Level::Error,
+            format!("rollback stopped: {error}; run it again to finish"),
+        );
+    }
+    let logged = log
+        .append_to(&layout.log)
+        .map_err(|e| Error::write("append to", &layout.log, e));
+    let done = result?;
+    logged?;
+    let text = report::rollback(config, &plan, Some(&done));
+    Ok(Output {
+        text,
+        warnings,
+        code: exit_codes::SUCCESS,
+    })
+}
+
+fn make_plan(layout: &Layout, survey: &Survey) -> Result<Plan> {
+    plan_rollback(
+        &survey.discovery,
+        &survey.observed,
+        dirs_to_hide(layout, &survey.discovery),
+    )
+    .ok_or_else(|| Error::NoBackup {
+        path: layout.backup.clone(),
+    })
+}
+
+/// Every patch and service pack directory: with the latest service pack gone an older one
+/// would become the latest, and covered patches would become uncovered, so all go.
+fn dirs_to_hide(layout: &Layout, discovery: &Discovery) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = discovery.order().map(|e| e.dir.clone()).collect();
+    dirs.extend(
+        discovery
+            .older_service_packs
+            .iter()
+            .map(|n| layout.servicepacks.join(n)),
+    );
+    dirs.extend(discovery.covered.iter().map(|n| layout.patches.join(n)));
+    dirs.sort();
+    dirs
+}
+
+/// Nothing to restore, archive or move, and the metadata already says "only patch0000".
+fn is_noop(survey: &Survey, plan: &Plan) -> bool {
+    let recorded = &survey.observed.recorded;
+    plan.actions.is_empty()
+        && plan.hide.is_empty()
+        && recorded.applied_44.as_ref() == Some(&plan.applied_list)
+        && recorded.applied_42.as_ref() == Some(&plan.applied_list)
+        && recorded
+            .jars
+            .as_ref()
+            .is_some_and(|j| j.jars.is_empty() && j.damaged.is_empty())
+        && recorded.state.as_ref().is_some_and(|s| s.placed.is_empty())
+}
+
+fn carry_out(
+    layout: &Layout,
+    survey: &Survey,
+    plan: &Plan,
+    log: &mut PatchLog,
+) -> Result<RolledBack> {
+    log.own(
+        Level::Info,
+        format!("Rolling back plugins to {}", layout::BACKUP_NAME),
+    );
+    execute::remove_leftovers(&layout.plugins, &survey.leftovers)?;
+    if plan
+        .actions
+        .iter()
+        .any(|a| matches!(a.kind, ActionKind::Restore { .. }))
+    {
+        log.runtime(Level::Info, "restoring bundle backup directory");
+    }
+    let mut executor = Executor::new(layout, "rollback");
+    let mut archived = Vec::new();
+    for action in &plan.actions {
+        let done = executor.run(action)?;
+        if let ActionKind::Restore { md5 } = &action.kind {
+            log.own(
+                Level::Info,
+                format!("Restored {}(MD5:{md5})", action.target.display()),
+            );
+        }
+        if let Some(to) = done.archived_to {
+            log.own(
+                Level::Info,
+                format!(
+                    "Archived {} to {}",
+                    action.target.display(),
+                    layout.display(&to)
+                ),
+            );
+            archived.push((action.target.clone(), to));
+        }
+    }
+    let mut moved = Vec::new();
+    for dir in &plan.hide {
+        let hidden = dir
+            .parent()
+            .unwrap_or(&layout.patches)
+            .join(layout::ROLLED_BACK_DIR);
+        let to = execute::hide_dir(dir, &hidden)?;
+        log.own(
+            Level::Info,
+            format!("Moved {} to {}", layout.display(dir), layout.display(&to)),
+        );
+        moved.push((dir.clone(), to));
+    }
+    super::record(layout, plan, None)?;
+    log.own(
+        Level::Info,
+        format!("Rollback completed: plugins match {}", layout::BACKUP_NAME),
+    );
+    Ok(RolledBack { archived, moved })
+}

@@ -1,0 +1,397 @@
+//! Discovery (SPEC §3): which service pack and patches exist, which apply and in what
+//! order, and every file each one provides with its bundle name and MD5. Read-only.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::digest::{Md5Digest, md5_file};
+use crate::error::{Error, Result};
+use crate::layout::{self, Layout};
+use crate::manifest;
+
+/// What kind of entry provides bundles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    /// A directory under servicepacks; its bundles are in `lib/`.
+    ServicePack,
+    /// A `patchNNNN` directory under patches.
+    Patch,
+}
+
+/// One service pack or patch in the apply order.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Directory name, e.g. `patch0003`.
+    pub name: String,
+    /// Service pack or patch.
+    pub kind: EntryKind,
+    /// The entry's directory.
+    pub dir: PathBuf,
+    /// Every file it provides, in name order.
+    pub files: Vec<SourceFile>,
+}
+
+/// A file an entry provides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
+    /// Where it lands, relative to plugins: the bundle name for a top-level jar, else its
+    /// own relative path.
+    pub target: PathBuf,
+    /// The file itself.
+    pub source: PathBuf,
+    /// Its own path relative to the entry's bundle directory, as the log names it.
+    pub own_name: PathBuf,
+    /// MD5 of its content.
+    pub md5: Md5Digest,
+}
+
+/// Everything found under patches and servicepacks.
+#[derive(Debug, Clone, Default)]
+pub struct Discovery {
+    /// The latest service pack, if any.
+    pub service_pack: Option<Entry>,
+    /// Service packs older than the latest: present but never applied.
+    pub older_service_packs: Vec<String>,
+    /// Patches that apply, in apply order (covered ones left out).
+    pub patches: Vec<Entry>,
+    /// Patch directories skipped because the latest service pack already contains them.
+    pub covered: Vec<String>,
+    /// Whether `patch0000` exists.
+    pub backup_present: bool,
+    /// Entries under patches/servicepacks that are neither (files, hidden or other names).
+    pub ignored: Vec<PathBuf>,
+    /// Things an operator should know that do not stop the run.
+    pub warnings: Vec<String>,
+}
+
+impl Discovery {
+    /// The apply order: the latest service pack, then the patches (SPEC §3).
+    pub fn order(&self) -> impl Iterator<Item = &Entry> {
+        self.service_pack.iter().chain(&self.patches)
+    }
+
+    /// The names the runtime records as applied (SPEC §9): the service pack, then every
+    /// `patch*` directory not covered — `patch0000` included when there is (or will be) a
+    /// backup — in name order.
+    pub fn applied_list(&self, with_backup: bool) -> Vec<String> {
+        let mut patches: Vec<&str> = self.patches.iter().map(|e| e.name.as_str()).collect();
+        if with_backup || self.backup_present {
+            patches.push(layout::BACKUP_NAME);
+        }
+        patches.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        self.service_pack
+            .iter()
+            .map(|e| e.name.clone())
+            .chain(patches.into_iter().map(String::from))
+            .collect()
+    }
+}
+
+/// Discovers entries under the layout's patches and servicepacks, reads every manifest
+/// and hashes every file (in parallel). Bad input is an error naming its path.
+pub fn discover(layout: &Layout) -> Result<Discovery> {
+    let roots = allowed_roots(layout)?;
+    let mut found = Discovery::default();
+
+    let mut packs = Vec::new();
+    for (name, path, kind) in list_dir(&layout.servicepacks, &roots)? {
+        match (name.strip_prefix(layout::SERVICE_PACK_PREFIX), kind) {
+            (Some(_), Kind::Dir) => packs.push((name, path)),
+            _ => found.ignored.push(path),
+        }
+    }
+    let mut patches = Vec::new();
+    for (name, path, kind) in list_dir(&layout.patches, &roots)? {
+        match (name.starts_with(layout::PATCH_PREFIX), kind) {
+            (true, Kind::Dir) if name == layout::BACKUP_NAME => found.backup_present = true,
+            (true, Kind::Dir) => patches.push((name, path)),
+            _ if name.starts_with('.') => {}
+            _ => found.ignored.push(path),
+        }
+    }
+    warn_on_uneven_names(&packs, &mut found.warnings);
+    warn_on_uneven_names(&patches, &mut found.warnings);
+
+    let mut entries: Vec<(String, EntryKind, PathBuf, PathBuf)> = Vec::new();
+    let mut covered_names = Vec::new();
+    if let Some((name, dir)) = packs.pop() {
+        let lib = dir.join(layout::SERVICE_PACK_LIB);
+        let list = dir.join(layout::SERVICE_PACK_PATCHES);
+        if !matches!(resolve(&lib, &roots)?, Kind::Dir) {
+            return Err(Error::bad_input(
+                &lib,
+                format!("service pack {name} has no `lib/` directory"),
+                "restore the service pack from its distribution, or move it out of servicepacks",
+            ));
+        }
+        covered_names = read_covered(&list, &name, &roots)?;
+        entries.push((name, EntryKind::ServicePack, dir, lib));
+        found.older_service_packs = packs.into_iter().map(|(n, _)| n).collect();
+    }
+    for (name, dir) in patches {
+        if covered_names.contains(&name) {
+            found.covered.push(name);
+        } else {
+            entries.push((name, EntryKind::Patch, dir.clone(), dir));
+        }
+    }
+
+    let mut listed = Vec::new();
+    for (index, (name, _, _, bundles)) in entries.iter().enumerate() {
+        for (own_name, source, top_level) in list_files(bundles, &roots, name, &mut found.warnings)?
+        {
+            listed.push((index, own_name, source, top_level));
+        }
+    }
+    let read: Vec<(usize, SourceFile)> = listed
+        .into_par_iter()
+        .map(|(index, own_name, source, top_level)| {
+            let target = if top_level {
+                PathBuf::from(manifest::target_name(&source, own_name.as_os_str())?)
+            } else {
+                own_name.clone()
+            };
+            let md5 = md5_file(&source)?;
+            Ok((
+                index,
+                SourceFile {
+                    target,
+                    source,
+                    own_name,
+                    md5,
+                },
+            ))
+        })
+        .collect::<Result<_>>()?;
+
+    let mut built: Vec<Entry> = entries
+        .into_iter()
+        .map(|(name, kind, dir, _)| Entry {
+            name,
+            kind,
+            dir,
+            files: Vec::new(),
+        })
+        .collect();
+    for (index, file) in read {
+        built[index].files.push(file);
+    }
+    for entry in &built {
+        refuse_duplicate_targets(entry)?;
+    }
+    let mut built = built.into_iter().peekable();
+    found.service_pack = built.next_if(|e| e.kind == EntryKind::ServicePack);
+    found.patches = built.collect();
+    Ok(found)
+}
+
+/// What a directory entry is, after following a symbolic link that stays inside the
+/// allowed roots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    File,
+    Dir,
+    Missing,
+    Other,
+}
+
+/// Canonical directories that symbolic links may point into.
+fn allowed_roots(layout: &Layout) -> Result<Vec<PathBuf>> {
+    let mut roots = Vec::new();
+    for dir in [&layout.home, &layout.patches, &layout.servicepacks] {
+        match fs::canonicalize(dir) {
+            Ok(path) => roots.push(path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::read("resolve", dir, e)),
+        }
+    }
+    Ok(roots)
+}
+
+/// The kind of `path`; a symbolic link is followed only when it resolves inside `roots`.
+fn resolve(path: &Path, roots: &[PathBuf]) -> Result<Kind> {
+    let meta = match fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Kind::Missing),
+        Err(e) => return Err(Error::read("inspect", path, e)),
+    };
+    let meta = if meta.file_type().is_symlink() {
+        let target = fs::canonicalize(path).map_err(|e| {
+            Error::bad_input_from(
+                path,
+                "symbolic link that cannot be resolved (dangling or a loop)",
+                "replace the link with the file it should point to",
+                e,
+            )
+        })?;
+        if !roots.iter().any(|root| target.starts_with(root)) {
+            return Err(Error::bad_input(
+                path,
+                format!(
+                    "symbolic link points outside PRODUCT_HOME (to `{}`)",
+                    target.display()
+                ),
+                "copy the file into the patch instead of linking to it",
+            ));
+        }
+        fs::metadata(&target).map_err(|e| Error::read("inspect", &target, e))?
+    } else {
+        meta
+    };
+    Ok(if meta.is_dir() {
+        Kind::Dir
+    } else if meta.is_file() {
+        Kind::File
+    } else {
+        Kind::Other
+    })
+}
+
+/// The entries of `dir` in byte-wise name order, each with its kind. A missing
+/// directory is empty; a path that is not a directory is bad input.
+fn list_dir(dir: &Path, roots: &[PathBuf]) -> Result<Vec<(String, PathBuf, Kind)>> {
+    let reader = match fs::read_dir(dir) {
+        Ok(reader) => reader,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+            return Err(Error::bad_input_from(
+                dir,
+                "expected a directory, found a file",
+                "move the file away; this path must be a directory (or absent)",
+                e,
+            ));
+        }
+        Err(e) => return Err(Error::read("list", dir, e)),
+    };
+    let mut names: Vec<OsString> = Vec::new();
+    for item in reader {
+        names.push(item.map_err(|e| Error::read("list", dir, e))?.file_name());
+    }
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| {
+            let path = dir.join(&name);
+            let kind = resolve(&path, roots)?;
+            Ok((name.to_string_lossy().into_owned(), path, kind))
+        })
+        .collect()
+}
+
+/// Reads `servicepack_patches.txt`: one patch name a line; blank lines and surrounding
+/// white space (CRLF included) are ignored.
+fn read_covered(list: &Path, pack: &str, roots: &[PathBuf]) -> Result<Vec<String>> {
+    if !matches!(resolve(list, roots)?, Kind::File) {
+        return Err(Error::bad_input(
+            list,
+            format!(
+                "service pack {pack} has no `{}`",
+                layout::SERVICE_PACK_PATCHES
+            ),
+            "restore it from the service pack's distribution (an empty file is fine if it covers no patch)",
+        ));
+    }
+    let text = fs::read(list).map_err(|e| Error::read("read", list, e))?;
+    Ok(String::from_utf8_lossy(&text)
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(String::from)
+        .collect())
+}
+
+/// Every file under an entry's bundle directory, in name order: (path relative to it,
+/// absolute path, whether it is directly inside it). Directories are walked into.
+fn list_files(
+    bundles: &Path,
+    roots: &[PathBuf],
+    entry: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<(PathBuf, PathBuf, bool)>> {
+    let mut files = Vec::new();
+    let walker = walkdir::WalkDir::new(bundles)
+        .min_depth(1)
+        .follow_links(false)
+        .sort_by_file_name();
+    for item in walker {
+        let item = item.map_err(|e| {
+            let path = e.path().unwrap_or(bundles).to_path_buf();
+            match e.into_io_error() {
+                Some(io) => Error::read("read", path, io),
+                None => Error::bad_input(&path, "cannot walk directory", "check the directory"),
+            }
+        })?;
+        let path = item.path().to_path_buf();
+        let relative = path.strip_prefix(bundles).unwrap_or(&path).to_path_buf();
+        let top_level = item.depth() == 1;
+        match resolve(&path, roots)? {
+            Kind::File => files.push((relative, path, top_level)),
+            Kind::Dir if item.path_is_symlink() => {
+                return Err(Error::bad_input(
+                    &path,
+                    "symbolic link to a directory inside a patch",
+                    "replace the link with a copy of the directory",
+                ));
+            }
+            Kind::Dir => {
+                if top_level {
+                    warnings.push(format!(
+                        "{entry} holds the directory `{}`: carbon-patch copies and verifies it file by file, \
+                         but the server's own patch verification cannot hash directories",
+                        relative.display()
+                    ));
+                }
+            }
+            Kind::Missing | Kind::Other => {
+                return Err(Error::bad_input(
+                    &path,
+                    "not a regular file or directory",
+                    "remove it from the patch",
+                ));
+            }
+        }
+    }
+    Ok(files)
+}
+
+/// Two files of one entry landing on one name would make the result depend on copy order.
+fn refuse_duplicate_targets(entry: &Entry) -> Result<()> {
+    let mut seen: BTreeMap<&Path, &Path> = BTreeMap::new();
+    for file in &entry.files {
+        if let Some(first) = seen.insert(&file.target, &file.source) {
+            return Err(Error::bad_input(
+                &file.source,
+                format!(
+                    "two files of {} have the bundle name {}: `{}` and this one",
+                    entry.name,
+                    file.target.display(),
+                    first.display()
+                ),
+                "keep only one version of the bundle in the patch",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Names of different lengths sort in a surprising order (`patch10000` before
+/// `patch2000`); the runtime uses that order, so we keep it, and say so.
+fn warn_on_uneven_names(names: &[(String, PathBuf)], warnings: &mut Vec<String>) {
+    let mut lengths: Vec<usize> = names.iter().map(|(n, _)| n.len()).collect();
+    lengths.dedup();
+    lengths.sort_unstable();
+    lengths.dedup();
+    if lengths.len() > 1 {
+        let order: Vec<&str> = names.iter().map(|(n, _)| n.as_str()).collect();
+        warnings.push(format!(
+            "names of different lengths sort byte by byte, as the server does: the order is {}",
+            order.join(", ")
+        ));
+    }
+}

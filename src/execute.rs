@@ -1,0 +1,349 @@
+//! The only code that writes (SPEC §6, §8, §12): the backup, atomic replacement of files in
+//! plugins, archiving instead of deleting, hiding rolled-back entries, and metadata files.
+//! Every write goes beside its target, is flushed, renamed into place, and its directory
+//! flushed, so an interruption leaves each file either old or new.
+
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::layout::{self, Layout};
+use crate::metadata::{self, BackupManifest, STATE_SCHEMA_VERSION};
+use crate::plan::{Action, ActionKind};
+
+/// Writes into one product home, archiving into one archive directory per run.
+pub struct Executor<'a> {
+    layout: &'a Layout,
+    label: &'static str,
+    archive: Option<PathBuf>,
+}
+
+/// What one action did, for the report and the log.
+#[derive(Debug, Clone)]
+pub struct Done {
+    /// Where the old content went, when it was archived.
+    pub archived_to: Option<PathBuf>,
+}
+
+impl<'a> Executor<'a> {
+    /// An executor for `layout`; `label` names the run's archive directory (`apply`, `rollback`).
+    pub fn new(layout: &'a Layout, label: &'static str) -> Self {
+        Executor {
+            layout,
+            label,
+            archive: None,
+        }
+    }
+
+    /// The archive directory of this run, if anything was archived.
+    pub fn archive_dir(&self) -> Option<&Path> {
+        self.archive.as_deref()
+    }
+
+    /// Carries out one planned action.
+    pub fn run(&mut self, action: &Action) -> Result<Done> {
+        let target = self.layout.plugins.join(&action.target);
+        let mut archived_to = None;
+        match &action.kind {
+            ActionKind::Write { source, .. } => {
+                if action.keep_old && action.old.is_some() {
+                    archived_to = Some(self.archive_copy(&action.target, &target)?);
+                }
+                replace(&target, source)?;
+            }
+            ActionKind::Restore { .. } => {
+                if action.keep_old && action.old.is_some() {
+                    archived_to = Some(self.archive_copy(&action.target, &target)?);
+                }
+                replace(&target, &self.layout.backup.join(&action.target))?;
+            }
+            ActionKind::Archive => {
+                let dest = self.archive_path(&action.target)?;
+                move_file(&target, &dest)?;
+                archived_to = Some(dest);
+            }
+        }
+        Ok(Done { archived_to })
+    }
+
+    /// A hard link (or, across devices, a copy) of the file at `path` in the archive, so
+    /// replacing it loses nothing.
+    fn archive_copy(&mut self, relative: &Path, path: &Path) -> Result<PathBuf> {
+        let dest = self.archive_path(relative)?;
+        if fs::hard_link(path, &dest).is_err() {
+            fs::copy(path, &dest).map_err(|e| Error::write("archive", path, e))?;
+            sync_file(&dest)?;
+        }
+        sync_parent(&dest)?;
+        Ok(dest)
+    }
+
+    /// `<archive>/<NNNN>-<label>/<relative>`, creating this run's directory on first use.
+    fn archive_path(&mut self, relative: &Path) -> Result<PathBuf> {
+        let dir = match &self.archive {
+            Some(dir) => dir.clone(),
+            None => {
+                let dir = new_numbered_dir(&self.layout.archive, self.label)?;
+                self.archive = Some(dir.clone());
+                dir
+            }
+        };
+        let dest = dir.join(relative);
+        if let Some(parent) = dest.parent() {
+            fs::create_dir_all(parent).map_err(|e| Error::write("create directory", parent, e))?;
+        }
+        Ok(dest)
+    }
+}
+
+/// Creates `<parent>/<NNNN>-<label>` with the next free number.
+fn new_numbered_dir(parent: &Path, label: &str) -> Result<PathBuf> {
+    fs::create_dir_all(parent).map_err(|e| Error::write("create directory", parent, e))?;
+    let mut next = 1 + fs::read_dir(parent)
+        .map_err(|e| Error::read("list", parent, e))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .split('-')
+                .next()?
+                .parse::<u32>()
+                .ok()
+        })
+        .max()
+        .unwrap_or(0);
+    loop {
+        let dir = parent.join(format!("{next:04}-{label}"));
+        match fs::create_dir(&dir) {
+            Ok(()) => {
+                sync_dir(parent)?;
+                return Ok(dir);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => next += 1,
+            Err(e) => return Err(Error::write("create directory", &dir, e)),
+        }
+    }
+}
+
+/// The temporary name beside `target` that a write goes to before its rename.
+fn temp_beside(target: &Path) -> PathBuf {
+    let mut name = std::ffi::OsString::from(layout::TEMP_PREFIX);
+    name.push(target.file_name().unwrap_or_default());
+    target.with_file_name(name)
+}
+
+/// Atomically replaces `target` with a copy of `source`: the copy is written beside it,
+/// flushed, given the target's current mode (or the source's for a new file) and the
+/// source's modification time, then renamed over the target.
+pub fn replace(target: &Path, source: &Path) -> Result<()> {
+    let parent = target.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(parent).map_err(|e| Error::write("create directory", parent, e))?;
+    let mode = fs::metadata(target).ok().map(|m| m.permissions());
+    let temp = temp_beside(target);
+    remove_if_present(&temp)?;
+    fs::copy(source, &temp).map_err(|e| Error::write("copy into", &temp, e))?;
+    let result = (|| {
+        let file = File::options()
+            .write(true)
+            .open(&temp)
+            .map_err(|e| Error::write("open", &temp, e))?;
+        if let Some(mode) = mode {
+            file.set_permissions(mode)
+                .map_err(|e| Error::write("set the mode of", &temp, e))?;
+        }
+        if let Ok(modified) = fs::metadata(source).and_then(|m| m.modified()) {
+            file.set_modified(modified)
+                .map_err(|e| Error::write("set the time of", &temp, e))?;
+        }
+        file.sync_all()
+            .map_err(|e| Error::write("flush", &temp, e))?;
+        fs::rename(&temp, target).map_err(|e| Error::write("rename into", target, e))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result?;
+    sync_dir(parent)
+}
+
+/// Atomically writes `bytes` to `path` unless it already holds exactly them. Returns
+/// whether it wrote.
+pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool> {
+    if fs::read(path).is_ok_and(|current| current == bytes) {
+        return Ok(false);
+    }
+    let parent = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(parent).map_err(|e| Error::write("create directory", parent, e))?;
+    let temp = temp_beside(path);
+    let result = (|| {
+        fs::write(&temp, bytes).map_err(|e| Error::write("write", &temp, e))?;
+        sync_file(&temp)?;
+        fs::rename(&temp, path).map_err(|e| Error::write("rename into", path, e))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    result?;
+    sync_dir(parent)?;
+    Ok(true)
+}
+
+/// Moves a file (rename, or copy + flush + remove across devices), flushing both directories.
+fn move_file(from: &Path, to: &Path) -> Result<()> {
+    if let Err(e) = fs::rename(from, to) {
+        if e.kind() != io::ErrorKind::CrossesDevices {
+            return Err(Error::write("move", from, e));
+        }
+        fs::copy(from, to).map_err(|e| Error::write("copy", from, e))?;
+        sync_file(to)?;
+        fs::remove_file(from).map_err(|e| Error::write("remove", from, e))?;
+    }
+    sync_parent(to)?;
+    sync_parent(from)
+}
+
+/// Moves a directory to `<hidden>/<name>` (or `<name>~2`, `~3`, ... when taken) and
+/// returns where it went.
+pub fn hide_dir(dir: &Path, hidden: &Path) -> Result<PathBuf> {
+    fs::create_dir_all(hidden).map_err(|e| Error::write("create directory", hidden, e))?;
+    let name = dir.file_name().unwrap_or_default();
+    let mut dest = hidden.join(name);
+    let mut n = 1;
+    while fs::symlink_metadata(&dest).is_ok() {
+        n += 1;
+        let mut numbered = name.to_os_string();
+        numbered.push(format!("~{n}"));
+        dest = hidden.join(numbered);
+    }
+    fs::rename(dir, &dest).map_err(|e| Error::write("move", dir, e))?;
+    sync_dir(hidden)?;
+    sync_parent(dir)?;
+    Ok(dest)
+}
+
+/// Removes carbon-patch's own temporary files left by an interrupted run.
+pub fn remove_leftovers(root: &Path, leftovers: &[PathBuf]) -> Result<()> {
+    for leftover in leftovers {
+        remove_if_present(&root.join(leftover))?;
+    }
+    Ok(())
+}
+
+/// Copies plugins into a directory beside the backup, flushes it, and renames it to
+/// `patch0000` only when whole (SPEC §6.3). A leftover partial copy is discarded first.
+pub fn create_backup(layout: &Layout) -> Result<BackupManifest> {
+    let partial = &layout.backup_partial;
+    discard_partial_backup(layout)?;
+    fs::create_dir_all(&layout.patches)
+        .map_err(|e| Error::write("create directory", &layout.patches, e))?;
+    fs::create_dir(partial).map_err(|e| Error::write("create directory", partial, e))?;
+
+    let mut dirs = vec![partial.clone()];
+    let mut files = Vec::new();
+    for item in walkdir::WalkDir::new(&layout.plugins)
+        .min_depth(1)
+        .follow_links(false)
+        .sort_by_file_name()
+    {
+        let item = item.map_err(|e| {
+            let path = e.path().unwrap_or(&layout.plugins).to_path_buf();
+            Error::read(
+                "list",
+                path,
+                e.into_io_error()
+                    .unwrap_or_else(|| io::Error::other("walk failed")),
+            )
+        })?;
+        let relative = item
+            .path()
+            .strip_prefix(&layout.plugins)
+            .unwrap_or(item.path())
+            .to_path_buf();
+        let dest = partial.join(&relative);
+        let kind = item.file_type();
+        if kind.is_dir() {
+            fs::create_dir(&dest).map_err(|e| Error::write("create directory", &dest, e))?;
+            dirs.push(dest);
+        } else if layout::is_temp_name(item.file_name()) {
+            continue;
+        } else if kind.is_symlink() {
+            let link =
+                fs::read_link(item.path()).map_err(|e| Error::read("read link", item.path(), e))?;
+            std::os::unix::fs::symlink(&link, &dest)
+                .map_err(|e| Error::write("create link", &dest, e))?;
+        } else {
+            files.push((item.path().to_path_buf(), dest, relative));
+        }
+    }
+    let sizes: Vec<(String, u64)> = files
+        .par_iter()
+        .map(|(from, to, relative)| {
+            let len = fs::copy(from, to).map_err(|e| Error::write("copy into", to, e))?;
+            if let Ok(modified) = fs::metadata(from).and_then(|m| m.modified()) {
+                let file = File::options()
+                    .write(true)
+                    .open(to)
+                    .map_err(|e| Error::write("open", to, e))?;
+                file.set_modified(modified)
+                    .map_err(|e| Error::write("set the time of", to, e))?;
+                file.sync_all().map_err(|e| Error::write("flush", to, e))?;
+            } else {
+                sync_file(to)?;
+            }
+            Ok((metadata::encode_path(relative), len))
+        })
+        .collect::<Result<_>>()?;
+    for dir in dirs.iter().rev() {
+        sync_dir(dir)?;
+    }
+    fs::rename(partial, &layout.backup)
+        .map_err(|e| Error::write("rename into", &layout.backup, e))?;
+    sync_dir(&layout.patches)?;
+    Ok(BackupManifest {
+        schema_version: STATE_SCHEMA_VERSION,
+        files: sizes.into_iter().collect(),
+    })
+}
+
+/// Removes a directory left by an interrupted backup (it is never trusted).
+pub fn discard_partial_backup(layout: &Layout) -> Result<bool> {
+    match fs::symlink_metadata(&layout.backup_partial) {
+        Ok(_) => {
+            fs::remove_dir_all(&layout.backup_partial).map_err(|e| {
+                Error::write("remove the partial backup", &layout.backup_partial, e)
+            })?;
+            Ok(true)
+        }
+        Err(_) => Ok(false),
+    }
+}
+
+fn remove_if_present(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::write("remove", path, e)),
+    }
+}
+
+fn sync_file(path: &Path) -> Result<()> {
+    File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::write("flush", path, e))
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| Error::write("flush directory", dir, e))
+}
+
+fn sync_parent(path: &Path) -> Result<()> {
+    match path.parent() {
+        Some(parent) => sync_dir(parent),
+        None => Ok(()),
+    }
+}

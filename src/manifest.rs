@@ -1,0 +1,296 @@
+//! Bundle names (SPEC §4): reading `META-INF/MANIFEST.MF` from a jar, parsing its main
+//! section with JAR rules, and the one rule that decides the name a file lands under.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// The largest manifest carbon-patch reads. Real OSGi manifests are a few KB to a few
+/// hundred KB; anything bigger is refused so a hostile jar cannot exhaust memory.
+pub const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
+
+const MANIFEST_PATH: &str = "META-INF/MANIFEST.MF";
+const SYMBOLIC_NAME: &str = "Bundle-SymbolicName";
+const VERSION: &str = "Bundle-Version";
+
+/// The main-section headers of a manifest, in file order, with continuation lines joined.
+/// Header names compare case-insensitively, as in `java.util.jar.Attributes`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Headers(Vec<(String, String)>);
+
+impl Headers {
+    /// The value of `name` (first occurrence), if present.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Parses the main section of a manifest: lines end in CRLF, LF or CR; a line starting
+/// with one space continues the previous one; the first empty line ends the section.
+/// Lines that are not `Name: value` are skipped. Never fails and never panics.
+pub fn parse_main_section(bytes: &[u8]) -> Headers {
+    let mut logical: Vec<Vec<u8>> = Vec::new();
+    for line in split_lines(bytes) {
+        if line.is_empty() {
+            break;
+        }
+        match (line.first(), logical.last_mut()) {
+            (Some(b' '), Some(previous)) => previous.extend_from_slice(&line[1..]),
+            _ => logical.push(line.to_vec()),
+        }
+    }
+    let headers = logical
+        .iter()
+        .filter_map(|line| {
+            let text = String::from_utf8_lossy(line);
+            let (name, value) = text.split_once(':')?;
+            let value = value.strip_prefix(' ').unwrap_or(value);
+            Some((name.to_string(), value.to_string()))
+        })
+        .collect();
+    Headers(headers)
+}
+
+fn split_lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = bytes;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = rest
+            .iter()
+            .position(|&b| b == b'\r' || b == b'\n')
+            .unwrap_or(rest.len());
+        let line = &rest[..end];
+        let skip = match rest.get(end..end + 2) {
+            Some(b"\r\n") => 2,
+            _ if end < rest.len() => 1,
+            _ => 0,
+        };
+        rest = &rest[end + skip..];
+        Some(line)
+    })
+}
+
+/// The OSGi file name `<symbolic-name>_<version>.jar` when both headers are present, the
+/// symbolic name cut at its first `;` and both trimmed; `None` otherwise.
+pub fn bundle_file_name(headers: &Headers) -> Option<String> {
+    let symbolic = headers.get(SYMBOLIC_NAME)?;
+    let version = headers.get(VERSION)?;
+    let symbolic = symbolic.split(';').next().unwrap_or_default().trim();
+    Some(format!("{symbolic}_{}.jar", version.trim()))
+}
+
+/// Why a target name is refused, if it is (SPEC §4, §12): a name must stay one plain
+/// component inside plugins.
+pub fn refusal(name: &OsStr) -> Option<&'static str> {
+    let bytes = name.as_encoded_bytes();
+    if bytes.is_empty() {
+        Some("the bundle name is empty")
+    } else if bytes == b"." || bytes == b".." {
+        Some("the bundle name is `.` or `..`")
+    } else if bytes.iter().any(|&b| b == b'/' || b == b'\\') {
+        Some("the bundle name holds a path separator")
+    } else if bytes.contains(&0) {
+        Some("the bundle name holds a NUL byte")
+    } else if bytes.iter().any(|&b| b < 0x20 || b == 0x7f)
+        || name
+            .to_str()
+            .is_some_and(|s| s.chars().any(char::is_control))
+    {
+        Some("the bundle name holds a control character")
+    } else {
+        None
+    }
+}
+
+/// Whether a file is a jar whose manifest decides its name (SPEC §4: name ends in `.jar`).
+pub fn is_jar(file_name: &OsStr) -> bool {
+    file_name.as_encoded_bytes().ends_with(b".jar")
+}
+
+/// The name `path` lands under in plugins: its bundle name when it is a jar with both
+/// OSGi headers, else its own file name. Refused names and unreadable jars are errors.
+pub fn target_name(path: &Path, file_name: &OsStr) -> Result<OsString> {
+    let name = if is_jar(file_name) {
+        match read_manifest(path)? {
+            Some(bytes) => bundle_file_name(&parse_main_section(&bytes)).map(OsString::from),
+            None => None,
+        }
+    } else {
+        None
+    };
+    let name = name.unwrap_or_else(|| file_name.to_os_string());
+    if let Some(why) = refusal(&name) {
+        return Err(Error::bad_input(
+            path,
+            format!("refused bundle name {:?}: {why}", name.to_string_lossy()),
+            "fix the jar's Bundle-SymbolicName / Bundle-Version (or the file name), or remove the file",
+        ));
+    }
+    Ok(name)
+}
+
+/// Reads the manifest of the jar at `path`: `None` when the jar has none. A file that is
+/// not a readable zip, or a manifest larger than [`MAX_MANIFEST_BYTES`], is bad input.
+pub fn read_manifest(path: &Path) -> Result<Option<Vec<u8>>> {
+    const HINT: &str = "replace the file with an intact copy of the jar, or remove it";
+    let file = File::open(path).map_err(|e| Error::read("open", path, e))?;
+    let mut archive = zip::ZipArchive::new(file)
+        .map_err(|e| Error::bad_input_from(path, "not a valid jar (zip) file", HINT, e))?;
+    // java.util.jar.JarFile falls back to a case-insensitive lookup of the manifest.
+    let index = archive.index_for_name(MANIFEST_PATH).or_else(|| {
+        (0..archive.len()).find(|&i| {
+            archive
+                .name_for_index(i)
+                .is_some_and(|n| n.is_ok_and(|n| n.eq_ignore_ascii_case(MANIFEST_PATH)))
+        })
+    });
+    let Some(index) = index else { return Ok(None) };
+    let entry = archive
+        .by_index(index)
+        .map_err(|e| Error::bad_input_from(path, "cannot read the jar's manifest", HINT, e))?;
+    let mut bytes = Vec::new();
+    entry
+        .take(MAX_MANIFEST_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::bad_input_from(path, "cannot read the jar's manifest", HINT, e))?;
+    if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+        return Err(Error::bad_input(
+            path,
+            format!("the jar's manifest is larger than {MAX_MANIFEST_BYTES} bytes"),
+            HINT,
+        ));
+    }
+    Ok(Some(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name_of(manifest: &str) -> Option<String> {
+        bundle_file_name(&parse_main_section(manifest.as_bytes()))
+    }
+
+    #[test]
+    fn symbolic_name_and_version_make_the_file_name() {
+        let m = "Manifest-Version: 1.0\r\nBundle-SymbolicName: org.wso2.carbon.core\r\nBundle-Version: 4.4.9\r\n\r\n";
+        assert_eq!(
+            name_of(m).as_deref(),
+            Some("org.wso2.carbon.core_4.4.9.jar")
+        );
+    }
+
+    #[test]
+    fn parameters_after_semicolon_are_dropped_and_trimmed() {
+        let m =
+            "Bundle-SymbolicName: org.eclipse.osgi ; singleton:=true\nBundle-Version:  3.10.2 \n";
+        assert_eq!(name_of(m).as_deref(), Some("org.eclipse.osgi_3.10.2.jar"));
+    }
+
+    #[test]
+    fn a_72_byte_wrapped_symbolic_name_is_joined() {
+        // 72-byte lines, the name split in the middle of a word, as the jar tool writes it.
+        let header =
+            "Bundle-SymbolicName: org.wso2.carbon.identity.application.authentication.fram";
+        let first = &header[..72];
+        let rest = &header[72..];
+        let m =
+            format!("{first}\r\n {rest}ework;singleton:=true\r\nBundle-Version: 5.11.148\r\n\r\n");
+        assert_eq!(first.len(), 72);
+        assert_eq!(
+            name_of(&m).as_deref(),
+            Some("org.wso2.carbon.identity.application.authentication.framework_5.11.148.jar")
+        );
+    }
+
+    #[test]
+    fn crlf_cr_and_lf_line_ends_all_work() {
+        for end in ["\r\n", "\r", "\n"] {
+            let m = format!("Bundle-SymbolicName: a.b{end} .c{end}Bundle-Version: 1.0{end}{end}");
+            assert_eq!(
+                name_of(&m).as_deref(),
+                Some("a.b.c_1.0.jar"),
+                "line end {end:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn headers_after_the_main_section_do_not_count() {
+        let m = "Manifest-Version: 1.0\n\nName: x/y.class\nBundle-SymbolicName: evil\nBundle-Version: 1\n";
+        assert_eq!(name_of(m), None);
+    }
+
+    #[test]
+    fn missing_header_means_no_bundle_name() {
+        assert_eq!(name_of("Bundle-SymbolicName: a\n"), None);
+        assert_eq!(name_of("Bundle-Version: 1\n"), None);
+        assert_eq!(name_of(""), None);
+    }
+
+    #[test]
+    fn header_names_are_case_insensitive() {
+        assert_eq!(
+            name_of("bundle-symbolicname: a\nBUNDLE-VERSION: 2\n").as_deref(),
+            Some("a_2.jar")
+        );
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        for input in [
+            &b"\xff\xfe:\r\r\n \n"[..],
+            b" leading continuation\n",
+            b"::::",
+            b"\r",
+            b"\n \n \n",
+        ] {
+            let _ = bundle_file_name(&parse_main_section(input));
+        }
+    }
+
+    #[test]
+    fn hostile_names_are_refused() {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../x.jar",
+            "a/b.jar",
+            "a\\b.jar",
+            "a\0.jar",
+            "a\nb.jar",
+            "a\u{85}b.jar",
+        ] {
+            assert!(
+                refusal(OsStr::new(bad)).is_some(),
+                "{bad:?} must be refused"
+            );
+        }
+        for good in [
+            "org.foo_1.0.0.jar",
+            "..hidden.jar",
+            "a..b_1.jar",
+            "ünïcode_1.jar",
+        ] {
+            assert_eq!(refusal(OsStr::new(good)), None, "{good:?} must be accepted");
+        }
+    }
+
+    #[test]
+    fn a_manifest_steering_outside_plugins_is_refused() {
+        assert_eq!(
+            name_of("Bundle-SymbolicName: ../../bin/x\nBundle-Version: 1\n").as_deref(),
+            Some("../../bin/x_1.jar")
+        );
+        assert!(refusal(OsStr::new("../../bin/x_1.jar")).is_some());
+    }
+}

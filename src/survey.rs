@@ -1,0 +1,218 @@
+//! The read phase: everything an apply, verify or rollback needs to know about the tree
+//! (discovery, plugins, backup, metadata), read without writing anything.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::digest::md5_file;
+use crate::discover::{Discovery, discover};
+use crate::error::{Error, Result};
+use crate::layout::{self, Layout};
+use crate::metadata::{self, BackupManifest, State};
+use crate::plan::{Observed, Present, Recorded, targets_of_interest};
+
+/// What was read from one product home.
+#[derive(Debug, Clone)]
+pub struct Survey {
+    /// Entries and their files.
+    pub discovery: Discovery,
+    /// Plugins, backup and metadata.
+    pub observed: Observed,
+    /// Problems with the backup (missing files, changed sizes) against its manifest.
+    pub backup_problems: Vec<String>,
+    /// Damaged metadata (reported, ignored, rewritten by the next apply).
+    pub metadata_problems: Vec<String>,
+    /// carbon-patch temporary files left in plugins by an interrupted run.
+    pub leftovers: Vec<PathBuf>,
+    /// Warnings from discovery and reading.
+    pub warnings: Vec<String>,
+}
+
+/// Reads the product home: discovery, every file name in plugins and the backup, digests
+/// of the files a plan can touch (in parallel), and the metadata.
+pub fn survey(layout: &Layout) -> Result<Survey> {
+    let mut discovery = discover(layout)?;
+    let mut metadata_problems = Vec::new();
+    let recorded = read_recorded(layout, &mut metadata_problems)?;
+
+    let (mut plugins, leftovers) = list_tree(&layout.plugins)?;
+    let mut backup = if is_dir(&layout.backup)? {
+        Some(list_tree(&layout.backup)?.0)
+    } else {
+        None
+    };
+
+    let targets = targets_of_interest(&discovery, &recorded);
+    let mut jobs: Vec<(bool, PathBuf)> = Vec::new();
+    for target in &targets {
+        if plugins.contains_key(target) {
+            jobs.push((false, target.clone()));
+        }
+        if backup.as_ref().is_some_and(|b| b.contains_key(target)) {
+            jobs.push((true, target.clone()));
+        }
+    }
+    let digests: Vec<_> = jobs
+        .par_iter()
+        .map(|(in_backup, target)| {
+            let root = if *in_backup {
+                &layout.backup
+            } else {
+                &layout.plugins
+            };
+            md5_file(&root.join(target))
+        })
+        .collect::<Result<_>>()?;
+    for ((in_backup, target), md5) in jobs.into_iter().zip(digests) {
+        let tree = if in_backup {
+            backup.as_mut()
+        } else {
+            Some(&mut plugins)
+        };
+        if let Some(file) = tree.and_then(|t| t.get_mut(&target)) {
+            file.0.md5 = Some(md5);
+        }
+    }
+
+    let backup_problems = match &backup {
+        Some(files) => check_backup(layout, files)?,
+        None => Vec::new(),
+    };
+    let warnings = std::mem::take(&mut discovery.warnings);
+    let strip = |tree: Listing| tree.into_iter().map(|(k, (p, _))| (k, p)).collect();
+    Ok(Survey {
+        discovery,
+        observed: Observed {
+            plugins: strip(plugins),
+            backup: backup.map(strip),
+            recorded,
+        },
+        backup_problems,
+        metadata_problems,
+        leftovers,
+        warnings,
+    })
+}
+
+fn is_dir(path: &Path) -> Result<bool> {
+    match fs::metadata(path) {
+        Ok(meta) => Ok(meta.is_dir()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::read("inspect", path, e)),
+    }
+}
+
+/// Files of a tree by relative path, with their size.
+type Listing = BTreeMap<PathBuf, (Present, u64)>;
+
+/// Every file under `root` (relative path → size), and carbon-patch's own temporary files
+/// found there. Directories are walked; symbolic links count as the file they name.
+fn list_tree(root: &Path) -> Result<(Listing, Vec<PathBuf>)> {
+    let mut files = BTreeMap::new();
+    let mut leftovers = Vec::new();
+    for item in walkdir::WalkDir::new(root)
+        .min_depth(1)
+        .follow_links(false)
+        .sort_by_file_name()
+    {
+        let item = item.map_err(|e| {
+            let path = e.path().unwrap_or(root).to_path_buf();
+            Error::read(
+                "list",
+                path,
+                e.into_io_error()
+                    .unwrap_or_else(|| std::io::Error::other("walk failed")),
+            )
+        })?;
+        if item.file_type().is_dir() {
+            continue;
+        }
+        let relative = item
+            .path()
+            .strip_prefix(root)
+            .unwrap_or(item.path())
+            .to_path_buf();
+        if layout::is_temp_name(item.file_name()) {
+            leftovers.push(relative);
+            continue;
+        }
+        let len = fs::metadata(item.path()).map(|m| m.len()).unwrap_or(0);
+        files.insert(relative, (Present::default(), len));
+    }
+    Ok((files, leftovers))
+}
+
+/// Compares the backup with the manifest carbon-patch wrote when it made it.
+fn check_backup(layout: &Layout, files: &Listing) -> Result<Vec<String>> {
+    let Some(bytes) = read_optional(&layout.backup_manifest)? else {
+        return Ok(Vec::new());
+    };
+    let Some(manifest) = metadata::parse_json::<BackupManifest>(&bytes) else {
+        return Ok(vec![format!(
+            "the backup manifest `{}` is damaged; the backup cannot be checked",
+            layout.display(&layout.backup_manifest)
+        )]);
+    };
+    let mut problems = Vec::new();
+    for (encoded, len) in &manifest.files {
+        let Some(path) = metadata::decode_path(encoded) else {
+            continue;
+        };
+        match files.get(&path) {
+            None => problems.push(format!(
+                "the backup is incomplete: `{}` is missing",
+                path.display()
+            )),
+            Some((_, actual)) if actual != len => problems.push(format!(
+                "the backup is damaged: `{}` has {actual} bytes, {len} when it was made",
+                path.display()
+            )),
+            Some(_) => {}
+        }
+    }
+    Ok(problems)
+}
+
+/// Reads the metadata files; damaged content is reported in `problems` and ignored.
+fn read_recorded(layout: &Layout, problems: &mut Vec<String>) -> Result<Recorded> {
+    let applied = |path: &Path| -> Result<Option<Vec<String>>> {
+        Ok(read_optional(path)?.map(|b| metadata::parse_applied_list(&b)))
+    };
+    let jars = read_optional(&layout.jar_list)?.map(|b| metadata::parse_jar_list(&b));
+    if let Some(list) = &jars {
+        for line in &list.damaged {
+            problems.push(format!(
+                "damaged line in `{}`: {line:?}",
+                layout.display(&layout.jar_list)
+            ));
+        }
+    }
+    let state = match read_optional(&layout.state)? {
+        Some(bytes) => {
+            let state = metadata::parse_json::<State>(&bytes);
+            if state.is_none() {
+                problems.push(format!("`{}` is damaged", layout.display(&layout.state)));
+            }
+            state
+        }
+        None => None,
+    };
+    Ok(Recorded {
+        applied_44: applied(&layout.applied_list_44)?,
+        applied_42: applied(&layout.applied_list_42)?,
+        jars,
+        state,
+    })
+}
+
+/// The content of a file, or `None` when it does not exist.
+pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::read("read", path, e)),
+    }
+}
