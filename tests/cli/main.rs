@@ -1,0 +1,12 @@
+//! Integration tests: the real `carbon-patch` binary on product homes built in temporary
+//! directories by the generators in `fixtures/gen`. One module per subject.
+
+mod support;
+
+mod apply;
+mod errors;
+mod log_and_metadata;
+mod names;
+mod order;
+mod rollback;
+mod verify;

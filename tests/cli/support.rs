@@ -1,0 +1,168 @@
+//! The harness: a product home in a temp dir, the binary run on it, and what a user would
+//! look at afterwards (files, MD5s, the log, the whole tree).
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+pub use carbon_fixtures::{
+    ProductHome, Snapshot, bundle_jar, bundle_manifest, jar_with_manifest, jar_without_manifest, md5_hex,
+    sample_product, snapshot, wrap_manifest,
+};
+
+/// A product home in its own temporary directory (removed when dropped).
+pub struct Env {
+    _dir: tempfile::TempDir,
+    pub home: ProductHome,
+}
+
+/// What one run of the binary gave.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Asserts the exit code, showing the output when it differs.
+    #[track_caller]
+    pub fn code(&self, expected: i32) -> &Self {
+        assert_eq!(self.code, expected, "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    /// Asserts stdout contains `text`.
+    #[track_caller]
+    pub fn stdout_has(&self, text: &str) -> &Self {
+        assert!(self.stdout.contains(text), "stdout lacks {text:?}\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    /// Asserts stderr contains `text`.
+    #[track_caller]
+    pub fn stderr_has(&self, text: &str) -> &Self {
+        assert!(self.stderr.contains(text), "stderr lacks {text:?}\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+}
+
+impl Env {
+    /// An empty product home (plugins, patches, servicepacks, logs directories).
+    pub fn empty() -> Env {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let home = ProductHome::create(&dir.path().join("product"));
+        Env { _dir: dir, home }
+    }
+
+    /// The sample product of `fixtures/sample-product`, generated afresh.
+    pub fn sample() -> Env {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let home = sample_product(&dir.path().join("product"));
+        Env { _dir: dir, home }
+    }
+
+    /// A temp dir with no product in it (for "not a Carbon product").
+    pub fn root(&self) -> &Path {
+        &self.home.root
+    }
+
+    /// Runs the binary with `args` (CARBON_HOME unset, in the temp dir).
+    pub fn run(&self, args: &[&str]) -> Run {
+        let output = assert_cmd::Command::new(env!("CARGO_BIN_EXE_carbon-patch"))
+            .args(args)
+            .env_remove("CARBON_HOME")
+            .env_remove("RUST_LOG")
+            .env("NO_COLOR", "1")
+            .current_dir(self.home.root.parent().unwrap())
+            .output()
+            .expect("run carbon-patch");
+        Run {
+            code: output.status.code().expect("exited normally, not by a signal"),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Runs `<command> [extra...] <PRODUCT_HOME>`.
+    pub fn cmd(&self, command: &str, extra: &[&str]) -> Run {
+        let home = self.home.root.to_str().expect("utf-8 temp path").to_string();
+        let mut args = vec![command];
+        args.extend_from_slice(extra);
+        args.push(&home);
+        self.run(&args)
+    }
+
+    pub fn apply(&self) -> Run {
+        self.cmd("apply", &[])
+    }
+
+    pub fn verify(&self) -> Run {
+        self.cmd("verify", &[])
+    }
+
+    pub fn rollback(&self) -> Run {
+        self.cmd("rollback", &[])
+    }
+
+    pub fn plugins(&self) -> PathBuf {
+        self.home.plugins()
+    }
+
+    pub fn patches(&self) -> PathBuf {
+        self.home.patches()
+    }
+
+    pub fn servicepacks(&self) -> PathBuf {
+        self.home.servicepacks()
+    }
+
+    pub fn backup(&self) -> PathBuf {
+        self.home.patches().join("patch0000")
+    }
+
+    pub fn metadata(&self) -> PathBuf {
+        self.home.patches().join(".metadata")
+    }
+
+    /// MD5 of a file under plugins, `None` when absent.
+    pub fn plugin_md5(&self, name: &str) -> Option<String> {
+        std::fs::read(self.plugins().join(name)).ok().map(|b| md5_hex(&b))
+    }
+
+    /// MD5 of any file.
+    pub fn md5_of(path: &Path) -> String {
+        md5_hex(&std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display())))
+    }
+
+    /// Text of a file relative to the product home, `None` when absent.
+    pub fn read(&self, relative: &str) -> Option<String> {
+        std::fs::read_to_string(self.home.root.join(relative)).ok()
+    }
+
+    /// The messages of patches.log, each line checked against the runtime's layout
+    /// `[yyyy-MM-dd HH:mm:ss,SSS] %5p {category} -  message`.
+    pub fn log_messages(&self) -> Vec<String> {
+        static LINE: LazyLock<regex::Regex> = LazyLock::new(|| {
+            regex::Regex::new(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}\] ( INFO| WARN|ERROR) \{[^}]+\} -  (.*)$").unwrap()
+        });
+        let text = self.read("repository/logs/patches.log").unwrap_or_default();
+        text.lines()
+            .map(|line| {
+                let caps = LINE.captures(line).unwrap_or_else(|| panic!("log line not in the runtime layout: {line:?}"));
+                caps[2].to_string()
+            })
+            .collect()
+    }
+
+    /// A snapshot of the whole product home (content, mode, mtime, inode of every entry).
+    pub fn snapshot(&self) -> Snapshot {
+        snapshot(&self.home.root)
+    }
+
+    /// A snapshot of plugins only.
+    pub fn plugins_snapshot(&self) -> Snapshot {
+        snapshot(&self.plugins())
+    }
+}
