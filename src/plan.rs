@@ -364,22 +364,31 @@ fn events(
             .map(|e| new_event(&e.name, e.kind)),
     );
 
+    // A bundle change is news only when neither its new provider is a new entry nor its
+    // previous provider a reverted one: those events already explain it.
+    let placed = recorded.placed();
+    let reverted = |target: &PathBuf, events: &[Event]| {
+        placed
+            .get(target)
+            .cloned()
+            .flatten()
+            .is_some_and(|e| events.contains(&Event::Reverted(e)))
+    };
     if let Some(jars) = &recorded.jars {
         for (target, p) in provided
             .iter()
             .filter(|(_, p)| !new.contains(&p.entry.as_str()))
         {
             match jars.jars.get(target) {
-                Some(md5) if *md5 == p.md5 => {}
+                Some(md5) if *md5 == p.md5 || reverted(target, &events) => {}
                 Some(_) => events.push(Event::Updated(target.clone())),
                 None => events.push(Event::Added(target.clone())),
             }
         }
     }
-    for (target, entry) in recorded.placed() {
-        let explained = entry.is_some_and(|e| events.contains(&Event::Reverted(e)));
-        if !provided.contains_key(&target) && !explained {
-            events.push(Event::Removed(target));
+    for target in placed.keys() {
+        if !provided.contains_key(target) && !reverted(target, &events) {
+            events.push(Event::Removed(target.clone()));
         }
     }
     events
