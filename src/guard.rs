@@ -2,7 +2,6 @@
 //! refusal to touch plugins while the server named in `wso2carbon.pid` is running.
 
 use std::fs::{self, File, TryLockError};
-use std::io::{Read, Seek, Write};
 
 use crate::error::{Error, Result};
 use crate::layout::Layout;
@@ -16,9 +15,11 @@ pub struct Guard {
 /// Takes the lock (failing at once if another carbon-patch holds it) and checks the
 /// server. Returns the guard and any warning (e.g. a stale pid file).
 pub fn acquire(layout: &Layout, force: bool) -> Result<(Guard, Option<String>)> {
+    // Checked before the metadata dir or the lock file is created: a refusal changes nothing.
+    let warning = check_server(layout, force)?;
     fs::create_dir_all(&layout.metadata)
         .map_err(|e| Error::write("create directory", &layout.metadata, e))?;
-    let mut file = File::options()
+    let file = File::options()
         .read(true)
         .write(true)
         .create(true)
@@ -28,22 +29,31 @@ pub fn acquire(layout: &Layout, force: bool) -> Result<(Guard, Option<String>)> 
     match file.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
-            let mut text = String::new();
-            let _ = file.read_to_string(&mut text);
             return Err(Error::Locked {
                 path: layout.lock.clone(),
-                holder: text.trim().parse().ok(),
+                holder: lock_holder(&file),
             });
         }
         Err(TryLockError::Error(e)) => return Err(Error::write("lock", &layout.lock, e)),
     }
-    // The pid tells a second run who holds the lock; failing to write it is harmless.
-    let _ = file
-        .set_len(0)
-        .and_then(|()| file.rewind())
-        .and_then(|()| write!(file, "{}", std::process::id()));
-    let warning = check_server(layout, force)?;
     Ok((Guard { _lock: file }, warning))
+}
+
+/// The pid holding a lock on `file`, from `/proc/locks` (Linux). Reading it there rather
+/// than writing it into the lock file keeps a no-change run from writing anything.
+fn lock_holder(file: &File) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let inode = file.metadata().ok()?.ino();
+    let locks = fs::read_to_string("/proc/locks").ok()?;
+    // Lines look like `1: FLOCK  ADVISORY  WRITE 4242 fd:01:1837452 0 EOF`.
+    locks.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let device_inode = fields.iter().position(|f| f.matches(':').count() == 2)?;
+        let lock_inode: u64 = fields[device_inode].rsplit(':').next()?.parse().ok()?;
+        (lock_inode == inode)
+            .then(|| fields.get(device_inode - 1)?.parse().ok())
+            .flatten()
+    })
 }
 
 /// Refuses when `wso2carbon.pid` names a live process (unless `force`); a stale pid file
