@@ -212,7 +212,16 @@ fn read_recorded(layout: &Layout, problems: &mut Vec<String>) -> Result<Recorded
 pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
     match fs::read(path) {
         Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        // A parent that is a file (a `patches` path that is not a directory) means the file
+        // does not exist; discovery reports the bad parent itself, as bad input.
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            Ok(None)
+        }
         Err(e) => Err(Error::read("read", path, e)),
     }
 }
