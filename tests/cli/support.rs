@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 pub use carbon_fixtures::{
-    ProductHome, Snapshot, bundle_jar, bundle_manifest, jar_with_manifest, jar_without_manifest, md5_hex,
-    sample_product, snapshot, wrap_manifest,
+    ProductHome, Snapshot, bundle_jar, bundle_manifest, jar_with_manifest, jar_without_manifest,
+    md5_hex, sample_product, snapshot, wrap_manifest,
 };
 
 /// A product home in its own temporary directory (removed when dropped).
@@ -29,21 +29,35 @@ impl Run {
     /// Asserts the exit code, showing the output when it differs.
     #[track_caller]
     pub fn code(&self, expected: i32) -> &Self {
-        assert_eq!(self.code, expected, "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, expected,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 
     /// Asserts stdout contains `text`.
     #[track_caller]
     pub fn stdout_has(&self, text: &str) -> &Self {
-        assert!(self.stdout.contains(text), "stdout lacks {text:?}\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert!(
+            self.stdout.contains(text),
+            "stdout lacks {text:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
         self
     }
 
     /// Asserts stderr contains `text`.
     #[track_caller]
     pub fn stderr_has(&self, text: &str) -> &Self {
-        assert!(self.stderr.contains(text), "stderr lacks {text:?}\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        assert!(
+            self.stderr.contains(text),
+            "stderr lacks {text:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
         self
     }
 }
@@ -79,7 +93,10 @@ impl Env {
             .output()
             .expect("run carbon-patch");
         Run {
-            code: output.status.code().expect("exited normally, not by a signal"),
+            code: output
+                .status
+                .code()
+                .expect("exited normally, not by a signal"),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         }
@@ -87,7 +104,12 @@ impl Env {
 
     /// Runs `<command> [extra...] <PRODUCT_HOME>`.
     pub fn cmd(&self, command: &str, extra: &[&str]) -> Run {
-        let home = self.home.root.to_str().expect("utf-8 temp path").to_string();
+        let home = self
+            .home
+            .root
+            .to_str()
+            .expect("utf-8 temp path")
+            .to_string();
         let mut args = vec![command];
         args.extend_from_slice(extra);
         args.push(&home);
@@ -128,7 +150,9 @@ impl Env {
 
     /// MD5 of a file under plugins, `None` when absent.
     pub fn plugin_md5(&self, name: &str) -> Option<String> {
-        std::fs::read(self.plugins().join(name)).ok().map(|b| md5_hex(&b))
+        std::fs::read(self.plugins().join(name))
+            .ok()
+            .map(|b| md5_hex(&b))
     }
 
     /// MD5 of any file.
@@ -145,12 +169,17 @@ impl Env {
     /// `[yyyy-MM-dd HH:mm:ss,SSS] %5p {category} -  message`.
     pub fn log_messages(&self) -> Vec<String> {
         static LINE: LazyLock<regex::Regex> = LazyLock::new(|| {
-            regex::Regex::new(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}\] ( INFO| WARN|ERROR) \{[^}]+\} -  (.*)$").unwrap()
+            regex::Regex::new(
+                r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}\] ( INFO| WARN|ERROR) \{[^}]+\} -  (.*)$",
+            )
+            .unwrap()
         });
         let text = self.read("repository/logs/patches.log").unwrap_or_default();
         text.lines()
             .map(|line| {
-                let caps = LINE.captures(line).unwrap_or_else(|| panic!("log line not in the runtime layout: {line:?}"));
+                let caps = LINE
+                    .captures(line)
+                    .unwrap_or_else(|| panic!("log line not in the runtime layout: {line:?}"));
                 caps[2].to_string()
             })
             .collect()
