@@ -155,6 +155,7 @@ pub fn discover(layout: &Layout) -> Result<Discovery> {
             let target = if top_level {
                 PathBuf::from(manifest::target_name(&source, own_name.as_os_str())?)
             } else {
+                manifest::check_nested_path(&source, &own_name)?;
                 own_name.clone()
             };
             let md5 = md5_file(&source)?;
@@ -383,10 +384,7 @@ fn refuse_duplicate_targets(entry: &Entry) -> Result<()> {
 /// Names of different lengths sort in a surprising order (`patch10000` before
 /// `patch2000`); the runtime uses that order, so we keep it, and say so.
 fn warn_on_uneven_names(names: &[(String, PathBuf)], warnings: &mut Vec<String>) {
-    let mut lengths: Vec<usize> = names.iter().map(|(n, _)| n.len()).collect();
-    lengths.dedup();
-    lengths.sort_unstable();
-    lengths.dedup();
+    let lengths: std::collections::BTreeSet<usize> = names.iter().map(|(n, _)| n.len()).collect();
     if lengths.len() > 1 {
         let order: Vec<&str> = names.iter().map(|(n, _)| n.as_str()).collect();
         warnings.push(format!(

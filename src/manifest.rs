@@ -92,19 +92,19 @@ pub fn bundle_file_name(headers: &Headers) -> Option<String> {
 pub fn refusal(name: &OsStr) -> Option<&'static str> {
     let bytes = name.as_encoded_bytes();
     if bytes.is_empty() {
-        Some("the bundle name is empty")
+        Some("the name is empty")
     } else if bytes == b"." || bytes == b".." {
-        Some("the bundle name is `.` or `..`")
+        Some("the name is `.` or `..`")
     } else if bytes.iter().any(|&b| b == b'/' || b == b'\\') {
-        Some("the bundle name holds a path separator")
+        Some("the name holds a path separator")
     } else if bytes.contains(&0) {
-        Some("the bundle name holds a NUL byte")
+        Some("the name holds a NUL byte")
     } else if bytes.iter().any(|&b| b < 0x20 || b == 0x7f)
         || name
             .to_str()
             .is_some_and(|s| s.chars().any(char::is_control))
     {
-        Some("the bundle name holds a control character")
+        Some("the name holds a control character")
     } else {
         None
     }
@@ -135,6 +135,25 @@ pub fn target_name(path: &Path, file_name: &OsStr) -> Result<OsString> {
         ));
     }
     Ok(name)
+}
+
+/// Checks every component of a file's path inside a directory of an entry (it lands under
+/// that same path in plugins): the metadata files are line-based, so no component may hold
+/// a control character.
+pub fn check_nested_path(source: &Path, relative: &Path) -> Result<()> {
+    for component in relative.components() {
+        if let Some(why) = refusal(component.as_os_str()) {
+            return Err(Error::bad_input(
+                source,
+                format!(
+                    "refused file name {:?}: {why}",
+                    component.as_os_str().to_string_lossy()
+                ),
+                "rename the file, or remove it from the patch",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Reads the manifest of the jar at `path`: `None` when the jar has none. A file that is

@@ -246,15 +246,14 @@ pub fn rollback(config: &Config, plan: &Plan, done: Option<&RolledBack>) -> Stri
     actions(&mut out, config, plan, archived, dry_run);
     let verb = if dry_run { "would move" } else { "moved" };
     for dir in &plan.hide {
-        match done.and_then(|d| d.moved.iter().find(|(from, _)| from == dir)) {
+        let _ = match done.and_then(|d| d.moved.iter().find(|(from, _)| from == dir)) {
             Some((_, to)) => writeln!(out, "  {verb} {} -> {}", rel(config, dir), rel(config, to)),
             None => writeln!(
                 out,
                 "  {verb} {} aside (to .rolled-back/)",
                 rel(config, dir)
             ),
-        }
-        .unwrap_or_default();
+        };
     }
     let (_, restored, archive) = counts(plan);
     let _ = writeln!(

@@ -8,42 +8,6 @@ use std::path::{Path, PathBuf};
 
 use crate::support::*;
 
-/// The version every bundle of the small homes here carries.
-const VERSION: &str = "1.0.0";
-
-/// A bundle jar of `bsn` at [`VERSION`], its bytes told apart by `variant`.
-fn jar(bsn: &str, variant: &str) -> Vec<u8> {
-    bundle_jar(bsn, VERSION, variant)
-}
-
-/// The name a bundle of [`VERSION`] lands under in plugins.
-fn target(bsn: &str) -> String {
-    format!("{bsn}_{VERSION}.jar")
-}
-
-/// The MD5 of the bundle `bsn` at [`VERSION`] built with `variant`.
-fn md5_of(bsn: &str, variant: &str) -> String {
-    md5_hex(&jar(bsn, variant))
-}
-
-/// An empty home whose plugins hold `bsns`, each in the variant `base`.
-fn home_with_plugins(bsns: &[&str]) -> Env {
-    let env = Env::empty();
-    for bsn in bsns {
-        env.home.add_plugin(&target(bsn), &jar(bsn, "base"));
-    }
-    env
-}
-
-/// The Carbon 4.4+ applied list, one name a line.
-fn applied_list(env: &Env) -> Vec<String> {
-    env.read("repository/components/patches/.metadata/prePatchedDir.txt")
-        .expect("prePatchedDir.txt is written by apply")
-        .lines()
-        .map(String::from)
-        .collect()
-}
-
 /// Every file named `name` anywhere under the archive, with the MD5 of its content.
 fn archived(env: &Env, name: &str) -> Vec<(PathBuf, String)> {
     let archive = env.metadata().join("archive");

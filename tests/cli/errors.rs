@@ -16,27 +16,6 @@ fn assert_error(run: &Run, code: i32, path: &str) {
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
 }
 
-/// Asserts two snapshots are equal, listing only the entries that differ.
-#[track_caller]
-fn assert_same_tree(before: &Snapshot, after: &Snapshot, what: &str) {
-    let mut diff = Vec::new();
-    for (path, old) in &before.entries {
-        match after.entries.get(path) {
-            None => diff.push(format!("removed  {}", path.display())),
-            Some(new) if new != old => {
-                diff.push(format!("changed  {}: {old:?} -> {new:?}", path.display()))
-            }
-            Some(_) => {}
-        }
-    }
-    for path in after.entries.keys() {
-        if !before.entries.contains_key(path) {
-            diff.push(format!("added    {}", path.display()));
-        }
-    }
-    assert!(diff.is_empty(), "{what}:\n{}", diff.join("\n"));
-}
-
 /// Runs apply (dry run and real) and verify on `env`, each expecting bad input naming
 /// `path`, and asserts the whole tree (content, mode, mtime, inode) did not change.
 #[track_caller]

@@ -195,3 +195,62 @@ impl Env {
         snapshot(&self.plugins())
     }
 }
+
+// Small homes built bundle by bundle (shared by the order and apply tests).
+
+/// The version every bundle of the small homes here carries.
+pub const VERSION: &str = "1.0.0";
+
+/// A bundle jar of `bsn` at [`VERSION`], its bytes told apart by `variant`.
+pub fn jar(bsn: &str, variant: &str) -> Vec<u8> {
+    bundle_jar(bsn, VERSION, variant)
+}
+
+/// The name a bundle of [`VERSION`] lands under in plugins.
+pub fn target(bsn: &str) -> String {
+    format!("{bsn}_{VERSION}.jar")
+}
+
+/// The MD5 of the bundle `bsn` at [`VERSION`] built with `variant`.
+pub fn md5_of(bsn: &str, variant: &str) -> String {
+    md5_hex(&jar(bsn, variant))
+}
+
+/// An empty home whose plugins hold `bsns`, each in the variant `base`.
+pub fn home_with_plugins(bsns: &[&str]) -> Env {
+    let env = Env::empty();
+    for bsn in bsns {
+        env.home.add_plugin(&target(bsn), &jar(bsn, "base"));
+    }
+    env
+}
+
+/// The Carbon 4.4+ applied list, one name a line.
+pub fn applied_list(env: &Env) -> Vec<String> {
+    env.read("repository/components/patches/.metadata/prePatchedDir.txt")
+        .expect("prePatchedDir.txt is written by apply")
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+/// Asserts two snapshots are equal, listing only the entries that differ.
+#[track_caller]
+pub fn assert_same_tree(before: &Snapshot, after: &Snapshot, what: &str) {
+    let mut diff = Vec::new();
+    for (path, old) in &before.entries {
+        match after.entries.get(path) {
+            None => diff.push(format!("removed  {}", path.display())),
+            Some(new) if new != old => {
+                diff.push(format!("changed  {}: {old:?} -> {new:?}", path.display()))
+            }
+            Some(_) => {}
+        }
+    }
+    for path in after.entries.keys() {
+        if !before.entries.contains_key(path) {
+            diff.push(format!("added    {}", path.display()));
+        }
+    }
+    assert!(diff.is_empty(), "{what}:\n{}", diff.join("\n"));
+}
