@@ -38,7 +38,7 @@ enum CliCommand {
     Apply(ChangeArgs),
     /// Check, read-only, that plugins hold exactly what the patch level says.
     #[command(after_help = "Example:\n  carbon-patch verify /opt/wso2am-2.6.0 && echo patched")]
-    Verify(HomeArg),
+    Verify(VerifyArgs),
     /// Return plugins to the patch0000 backup and set the patches aside.
     #[command(after_help = "Example:\n  carbon-patch rollback --dry-run /opt/wso2am-2.6.0")]
     Rollback(ChangeArgs),
@@ -52,6 +52,15 @@ struct HomeArg {
 }
 
 #[derive(Debug, Args)]
+struct VerifyArgs {
+    #[command(flatten)]
+    home: HomeArg,
+    /// Read every file again instead of trusting the digest cache.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+#[derive(Debug, Args)]
 struct ChangeArgs {
     #[command(flatten)]
     home: HomeArg,
@@ -61,6 +70,9 @@ struct ChangeArgs {
     /// Go on even though wso2carbon.pid names a running process.
     #[arg(long)]
     force: bool,
+    /// Read every file again instead of trusting the digest cache.
+    #[arg(long)]
+    no_cache: bool,
 }
 
 /// Which subcommand runs.
@@ -102,6 +114,8 @@ pub struct Config {
     pub dry_run: bool,
     /// `--force`.
     pub force: bool,
+    /// `--no-cache`.
+    pub no_cache: bool,
     /// `--quiet`.
     pub quiet: bool,
     /// Number of `-v`.
@@ -112,10 +126,16 @@ impl Config {
     /// Builds the config from parsed arguments and the environment (`CARBON_HOME`, the
     /// current directory).
     pub fn from_cli(cli: Cli, carbon_home: Option<PathBuf>, current_dir: PathBuf) -> Config {
-        let (command, home, dry_run, force) = match cli.command {
-            CliCommand::Apply(a) => (Command::Apply, a.home.home, a.dry_run, a.force),
-            CliCommand::Verify(h) => (Command::Verify, h.home, false, false),
-            CliCommand::Rollback(a) => (Command::Rollback, a.home.home, a.dry_run, a.force),
+        let (command, home, dry_run, force, no_cache) = match cli.command {
+            CliCommand::Apply(a) => (Command::Apply, a.home.home, a.dry_run, a.force, a.no_cache),
+            CliCommand::Verify(v) => (Command::Verify, v.home.home, false, false, v.no_cache),
+            CliCommand::Rollback(a) => (
+                Command::Rollback,
+                a.home.home,
+                a.dry_run,
+                a.force,
+                a.no_cache,
+            ),
         };
         let (home, home_source) = match (home, carbon_home.filter(|h| !h.as_os_str().is_empty())) {
             (Some(home), _) => (home, HomeSource::Argument),
@@ -130,6 +150,7 @@ impl Config {
             servicepacks_dir: cli.servicepacks_dir,
             dry_run,
             force,
+            no_cache,
             quiet: cli.quiet,
             verbosity: cli.verbose,
         }

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::digest::{Md5Digest, md5_file};
+use crate::cache::DigestCache;
+use crate::digest::Md5Digest;
 use crate::error::{Error, Result};
 use crate::layout::{self, Layout};
 use crate::manifest;
@@ -95,7 +96,7 @@ impl Discovery {
 
 /// Discovers entries under the layout's patches and servicepacks, reads every manifest
 /// and hashes every file (in parallel). Bad input is an error naming its path.
-pub fn discover(layout: &Layout) -> Result<Discovery> {
+pub fn discover(layout: &Layout, cache: &DigestCache) -> Result<Discovery> {
     let roots = allowed_roots(layout)?;
     let mut found = Discovery::default();
 
@@ -152,13 +153,20 @@ pub fn discover(layout: &Layout) -> Result<Discovery> {
     let read: Vec<(usize, SourceFile)> = listed
         .into_par_iter()
         .map(|(index, own_name, source, top_level)| {
-            let target = if top_level {
-                PathBuf::from(manifest::target_name(&source, own_name.as_os_str())?)
+            let (target, md5) = if top_level && manifest::is_jar(own_name.as_os_str()) {
+                let (md5, name) = cache.md5_and_name(&source, || {
+                    manifest::target_name(&source, own_name.as_os_str())
+                })?;
+                (PathBuf::from(name), md5)
+            } else if top_level {
+                (
+                    PathBuf::from(manifest::target_name(&source, own_name.as_os_str())?),
+                    cache.md5(&source)?,
+                )
             } else {
                 manifest::check_nested_path(&source, &own_name)?;
-                own_name.clone()
+                (own_name.clone(), cache.md5(&source)?)
             };
-            let md5 = md5_file(&source)?;
             Ok((
                 index,
                 SourceFile {

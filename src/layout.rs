@@ -49,6 +49,8 @@ pub struct Layout {
     pub state: PathBuf,
     /// `<metadata>/carbon-patch-backup.json`: the backup's manifest, written when carbon-patch made it.
     pub backup_manifest: PathBuf,
+    /// `<metadata>/carbon-patch-digests.json`: the digest cache.
+    pub digests: PathBuf,
     /// `<metadata>/carbon-patch.lock`.
     pub lock: PathBuf,
     /// `<metadata>/archive`: files taken out of plugins, never deleted.
@@ -89,6 +91,7 @@ impl Layout {
             log: home.join("repository").join("logs").join("patches.log"),
             state: metadata.join("carbon-patch-state.json"),
             backup_manifest: metadata.join("carbon-patch-backup.json"),
+            digests: metadata.join("carbon-patch-digests.json"),
             lock: metadata.join("carbon-patch.lock"),
             archive: metadata.join("archive"),
             server_pid: home.join("wso2carbon.pid"),

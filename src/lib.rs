@@ -5,6 +5,7 @@
 //! [`manifest`]), [`plan`] decides what to write, [`execute`] writes it, [`metadata`] and
 //! [`log`] record it, [`report`] tells the operator.
 
+pub mod cache;
 pub mod cli;
 mod cmd;
 pub mod digest;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::digest::md5_file;
+use crate::cache::DigestCache;
 use crate::discover::{Discovery, discover};
 use crate::error::{Error, Result};
 use crate::layout::{self, Layout};
@@ -15,7 +15,7 @@ use crate::metadata::{self, BackupManifest, State};
 use crate::plan::{Observed, Present, Recorded, targets_of_interest};
 
 /// What was read from one product home.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Survey {
     /// Entries and their files.
     pub discovery: Discovery,
@@ -29,12 +29,15 @@ pub struct Survey {
     pub leftovers: Vec<PathBuf>,
     /// Warnings from discovery and reading.
     pub warnings: Vec<String>,
+    /// The digests read (or trusted) in this survey, to save when the run writes.
+    pub cache: DigestCache,
 }
 
 /// Reads the product home: discovery, every file name in plugins and the backup, digests
 /// of the files a plan can touch (in parallel), and the metadata.
-pub fn survey(layout: &Layout) -> Result<Survey> {
-    let mut discovery = discover(layout)?;
+pub fn survey(layout: &Layout, use_cache: bool) -> Result<Survey> {
+    let cache = DigestCache::load(&layout.digests, use_cache);
+    let mut discovery = discover(layout, &cache)?;
     let mut metadata_problems = Vec::new();
     let recorded = read_recorded(layout, &mut metadata_problems)?;
 
@@ -63,7 +66,7 @@ pub fn survey(layout: &Layout) -> Result<Survey> {
             } else {
                 &layout.plugins
             };
-            md5_file(&root.join(target))
+            cache.md5(&root.join(target))
         })
         .collect::<Result<_>>()?;
     for ((in_backup, target), md5) in jobs.into_iter().zip(digests) {
@@ -94,6 +97,7 @@ pub fn survey(layout: &Layout) -> Result<Survey> {
         metadata_problems,
         leftovers,
         warnings,
+        cache,
     })
 }
 

@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 use crate::Output;
 use crate::cli::Config;
-use crate::digest::{Md5Digest, md5_files};
+use rayon::prelude::*;
+
+use crate::cache::DigestCache;
+use crate::digest::Md5Digest;
 use crate::discover::{Discovery, EntryKind};
 use crate::error::{Error, Result};
 use crate::execute::{self, Executor};
@@ -134,6 +137,12 @@ fn carry_out(layout: &Layout, survey: &Survey, plan: &Plan, log: &mut PatchLog) 
     }
     let backup = if plan.create_backup {
         let manifest = execute::create_backup(layout)?;
+        // The backup is a copy of plugins as surveyed: their digests hold for it too.
+        for target in survey.observed.plugins.keys() {
+            survey
+                .cache
+                .vouch(&layout.backup.join(target), &layout.plugins.join(target));
+        }
         log.runtime(
             Level::Info,
             format!("Backed up plugins to {}", layout::BACKUP_NAME),
@@ -171,7 +180,7 @@ fn carry_out(layout: &Layout, survey: &Survey, plan: &Plan, log: &mut PatchLog) 
         );
     }
 
-    let problems = check_written(layout, plan)?;
+    let problems = check_written(layout, plan, &survey.cache)?;
     log.runtime(Level::Info, "Patch verification started");
     if problems.is_empty() {
         log.runtime(Level::Info, "Patch verification successfully completed");
@@ -185,7 +194,8 @@ fn carry_out(layout: &Layout, survey: &Survey, plan: &Plan, log: &mut PatchLog) 
         }
         log.runtime(Level::Warn, "Patch verification completed with warnings.");
     }
-    super::record(layout, plan, backup.as_ref())?;
+    let scope = super::cache_scope(layout, &survey.discovery, plan);
+    super::record(layout, plan, backup.as_ref(), &survey.cache, &scope)?;
     Ok(Applied {
         backup_created: backup.is_some(),
         archived,
@@ -213,7 +223,7 @@ fn log_patch_level(discovery: &Discovery, log: &mut PatchLog) {
 
 /// Re-reads every file just written and compares it with what the plan wanted; targets
 /// not written were compared during the survey.
-fn check_written(layout: &Layout, plan: &Plan) -> Result<Vec<String>> {
+fn check_written(layout: &Layout, plan: &Plan, cache: &DigestCache) -> Result<Vec<String>> {
     let written: Vec<(&PathBuf, Md5Digest, Option<&str>)> = plan
         .actions
         .iter()
@@ -223,11 +233,10 @@ fn check_written(layout: &Layout, plan: &Plan) -> Result<Vec<String>> {
             ActionKind::Archive => None,
         })
         .collect();
-    let paths: Vec<PathBuf> = written
-        .iter()
-        .map(|(t, _, _)| layout.plugins.join(t))
-        .collect();
-    let digests = md5_files(&paths)?;
+    let digests: Vec<Md5Digest> = written
+        .par_iter()
+        .map(|(t, _, _)| cache.md5(&layout.plugins.join(t)))
+        .collect::<Result<_>>()?;
     Ok(written
         .iter()
         .zip(digests)

@@ -5,7 +5,12 @@ pub mod apply;
 pub mod rollback;
 pub mod verify;
 
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use crate::cache::DigestCache;
 use crate::cli::Config;
+use crate::discover::Discovery;
 use crate::error::Result;
 use crate::execute;
 use crate::guard::{self, Guard};
@@ -43,7 +48,7 @@ pub fn open(config: &Config) -> Result<(Layout, Survey, Fingerprint)> {
         config.servicepacks_dir.as_deref(),
     )?;
     let before = fingerprint(&layout)?;
-    let survey = survey(&layout)?;
+    let survey = survey(&layout, !config.no_cache)?;
     Ok((layout, survey, before))
 }
 
@@ -56,17 +61,37 @@ pub fn guard(
 ) -> Result<(Guard, Option<String>, Option<Survey>)> {
     let (guard, warning) = guard::acquire(layout, config.force)?;
     let fresh = if fingerprint(layout)? != before {
-        Some(survey(layout)?)
+        Some(survey(layout, !config.no_cache)?)
     } else {
         None
     };
     Ok((guard, warning, fresh))
 }
 
+/// The files the next run will look up if nothing changes: every file of the apply order,
+/// and each provided target in plugins and in the backup. The digest cache keeps these.
+pub fn cache_scope(layout: &Layout, discovery: &Discovery, plan: &Plan) -> HashSet<PathBuf> {
+    let mut scope: HashSet<PathBuf> = discovery
+        .order()
+        .flat_map(|e| e.files.iter().map(|f| f.source.clone()))
+        .collect();
+    for target in plan.provided.keys() {
+        scope.insert(layout.plugins.join(target));
+        scope.insert(layout.backup.join(target));
+    }
+    scope
+}
+
 /// Writes the metadata that records `plan` as done (SPEC §9): the runtime's jar list and
 /// both applied lists, carbon-patch's state and, when one was made, the backup manifest.
 /// Files already holding the right bytes are not rewritten. Returns whether any was.
-pub fn record(layout: &Layout, plan: &Plan, backup: Option<&BackupManifest>) -> Result<bool> {
+pub fn record(
+    layout: &Layout,
+    plan: &Plan,
+    backup: Option<&BackupManifest>,
+    cache: &DigestCache,
+    cache_scope: &HashSet<PathBuf>,
+) -> Result<bool> {
     let jars = metadata::render_jar_list(plan.provided.iter().map(|(t, p)| (t.as_path(), p.md5)));
     let applied = metadata::render_applied_list(&plan.applied_list);
     let state = State {
@@ -94,5 +119,6 @@ pub fn record(layout: &Layout, plan: &Plan, backup: Option<&BackupManifest>) -> 
     wrote |= execute::write_if_changed(&layout.applied_list_44, &applied)?;
     wrote |= execute::write_if_changed(&layout.applied_list_42, &applied)?;
     wrote |= execute::write_if_changed(&layout.state, &metadata::render_json(&state))?;
+    wrote |= execute::write_if_changed(&layout.digests, &cache.render(cache_scope))?;
     Ok(wrote)
 }

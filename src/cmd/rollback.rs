@@ -149,7 +149,8 @@ fn carry_out(
         );
         moved.push((dir.clone(), to));
     }
-    super::record(layout, plan, None)?;
+    // After a rollback the apply order is empty: the next run reads no entry or target.
+    super::record(layout, plan, None, &survey.cache, &Default::default())?;
     log.own(
         Level::Info,
         format!("Rollback completed: plugins match {}", layout::BACKUP_NAME),

@@ -4,6 +4,7 @@
 mod support;
 
 mod apply;
+mod cache;
 mod errors;
 mod log_and_metadata;
 mod names;

@@ -1,0 +1,317 @@
+//! The digest cache (`<metadata>/carbon-patch-digests.json`): the MD5 (and, for jars, the
+//! bundle name) of every file a run read, keyed by (device, inode, size, mtime, ctime) the
+//! way git's index trusts unchanged files, so an unchanged file is never read again.
+//!
+//! A changed ctime always forces a re-read. An entry whose ctime is not clearly older than
+//! the cache file itself is "racy" (the file may have changed again within one timestamp
+//! tick of being read) and is re-read too. The cache holds only the files the last run
+//! used, so a run that reads the same files with the same keys rewrites nothing.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ffi::OsString;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::digest::{Md5Digest, md5_file};
+use crate::error::{Error, Result};
+use crate::metadata::{self, STATE_SCHEMA_VERSION, decode_path, encode_path};
+
+/// How much older than the cache file an entry's ctime must be to be trusted, on
+/// filesystems with fine timestamps (the kernel's coarse clock ticks within this).
+const RACY_NS: i64 = 20_000_000;
+/// The same on filesystems whose timestamps are whole seconds (FAT, some network mounts).
+const RACY_COARSE_NS: i64 = 2_000_000_000;
+
+/// What identifies one version of a file without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Key {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i64,
+    ctime_ns: i64,
+}
+
+impl Key {
+    fn of(meta: &fs::Metadata) -> Key {
+        Key {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime_ns: meta
+                .mtime()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(meta.mtime_nsec()),
+            ctime_ns: meta
+                .ctime()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(meta.ctime_nsec()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Entry {
+    #[serde(flatten)]
+    key: Key,
+    md5: Md5Digest,
+    /// The bundle name a top-level jar lands under (see [`encode_path`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct CacheFile {
+    schema_version: u32,
+    entries: BTreeMap<String, Entry>,
+}
+
+/// The cache of one run: what it loaded, and what this run used.
+#[derive(Debug)]
+pub struct DigestCache {
+    loaded: HashMap<String, Entry>,
+    /// Entries whose ctime is at or after this are racy.
+    trusted_before_ns: i64,
+    used: Mutex<BTreeMap<String, Entry>>,
+}
+
+impl DigestCache {
+    /// Loads the cache at `path`; `use_it = false` (`--no-cache`) reads every file again.
+    /// A missing or damaged cache is simply empty.
+    pub fn load(path: &Path, use_it: bool) -> DigestCache {
+        let empty = DigestCache {
+            loaded: HashMap::new(),
+            trusted_before_ns: i64::MIN,
+            used: Mutex::default(),
+        };
+        if !use_it {
+            return empty;
+        }
+        let (Ok(bytes), Ok(meta)) = (fs::read(path), fs::metadata(path)) else {
+            return empty;
+        };
+        let Some(file) = metadata::parse_json::<CacheFile>(&bytes) else {
+            return empty;
+        };
+        let written_ns = Key::of(&meta).mtime_ns;
+        let margin = if written_ns % 1_000_000_000 == 0 {
+            RACY_COARSE_NS
+        } else {
+            RACY_NS
+        };
+        DigestCache {
+            loaded: file.entries.into_iter().collect(),
+            trusted_before_ns: written_ns.saturating_sub(margin),
+            used: Mutex::default(),
+        }
+    }
+
+    /// The MD5 of the file at `path`, from the cache when the file is unchanged.
+    pub fn md5(&self, path: &Path) -> Result<Md5Digest> {
+        self.lookup(path, None::<fn() -> Result<OsString>>)
+            .map(|(md5, _)| md5)
+    }
+
+    /// The MD5 and the bundle name (computed by `name_of` when not cached) of a jar.
+    pub fn md5_and_name(
+        &self,
+        path: &Path,
+        name_of: impl FnOnce() -> Result<OsString>,
+    ) -> Result<(Md5Digest, OsString)> {
+        let (md5, name) = self.lookup(path, Some(name_of))?;
+        // `lookup` returns a name whenever it was asked for one.
+        Ok((md5, name.unwrap_or_default()))
+    }
+
+    fn lookup(
+        &self,
+        path: &Path,
+        name_of: Option<impl FnOnce() -> Result<OsString>>,
+    ) -> Result<(Md5Digest, Option<OsString>)> {
+        let meta = fs::metadata(path).map_err(|e| Error::read("inspect", path, e))?;
+        let key = Key::of(&meta);
+        let id = encode_path(path);
+        let hit = self
+            .loaded
+            .get(&id)
+            .filter(|e| e.key == key && key.ctime_ns < self.trusted_before_ns)
+            .filter(|e| name_of.is_none() || e.name.is_some());
+        let entry = match hit {
+            Some(entry) => entry.clone(),
+            None => {
+                let name = match name_of {
+                    Some(name_of) => Some(encode_path(Path::new(&name_of()?))),
+                    None => None,
+                };
+                Entry {
+                    key,
+                    md5: md5_file(path)?,
+                    name,
+                }
+            }
+        };
+        let name = entry
+            .name
+            .as_deref()
+            .and_then(decode_path)
+            .map(PathBuf::into_os_string);
+        let md5 = entry.md5;
+        // A poisoned lock only means another hashing thread panicked; the map is still whole.
+        self.used
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, entry);
+        Ok((md5, name))
+    }
+
+    /// Records that `copy` holds the content `original` had when this run read it — true
+    /// when `original` is unchanged since (same key) — so the copy is never read either.
+    pub fn vouch(&self, copy: &Path, original: &Path) {
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(known) = used.get(&encode_path(original)) else {
+            return;
+        };
+        let unchanged = fs::metadata(original).is_ok_and(|m| Key::of(&m) == known.key);
+        if let (true, Ok(meta)) = (unchanged, fs::metadata(copy)) {
+            let entry = Entry {
+                key: Key::of(&meta),
+                md5: known.md5,
+                name: known.name.clone(),
+            };
+            used.insert(encode_path(copy), entry);
+        }
+    }
+
+    /// The cache file recording what this run learnt about the files in `scope` (those the
+    /// next run will look up), so a run that changes nothing writes the same bytes.
+    pub fn render(&self, scope: &HashSet<PathBuf>) -> Vec<u8> {
+        let used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        let entries = used
+            .iter()
+            .filter(|(id, _)| decode_path(id).is_some_and(|p| scope.contains(&p)))
+            .map(|(id, entry)| (id.clone(), entry.clone()))
+            .collect();
+        metadata::render_json(&CacheFile {
+            schema_version: STATE_SCHEMA_VERSION,
+            entries,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, SystemTime};
+
+    /// A cache that learnt `file`, whose digest is then forged to that of `forged`, with the
+    /// cache file dated `written`. Returns the cache file's path.
+    fn forged_cache(file: &Path, content: &[u8], forged: &[u8], written: SystemTime) -> PathBuf {
+        let learnt = DigestCache::load(Path::new("/nonexistent"), true);
+        learnt.md5(file).unwrap();
+        let text = String::from_utf8(learnt.render(&HashSet::from([file.to_path_buf()])))
+            .unwrap()
+            .replace(
+                &Md5Digest::of_bytes(content).to_string(),
+                &Md5Digest::of_bytes(forged).to_string(),
+            );
+        let path = file.with_file_name("cache.json");
+        fs::write(&path, text).unwrap();
+        fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(written)
+            .unwrap();
+        path
+    }
+
+    fn later() -> SystemTime {
+        SystemTime::now() + Duration::from_secs(5)
+    }
+
+    #[test]
+    fn an_unchanged_file_is_not_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.jar");
+        fs::write(&file, b"one").unwrap();
+        let path = forged_cache(&file, b"one", b"forged", later());
+        // The forged digest comes back: the file was not read.
+        assert_eq!(
+            DigestCache::load(&path, true).md5(&file).unwrap(),
+            Md5Digest::of_bytes(b"forged")
+        );
+    }
+
+    #[test]
+    fn a_changed_file_is_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.jar");
+        fs::write(&file, b"one").unwrap();
+        let path = forged_cache(&file, b"one", b"forged", later());
+        fs::write(&file, b"two").unwrap(); // same size; new ctime
+        assert_eq!(
+            DigestCache::load(&path, true).md5(&file).unwrap(),
+            Md5Digest::of_bytes(b"two")
+        );
+    }
+
+    #[test]
+    fn racy_entries_and_no_cache_read_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.jar");
+        fs::write(&file, b"one").unwrap();
+        // A cache written in the same instant as the file cannot vouch for it.
+        let same_instant = fs::metadata(&file).unwrap().modified().unwrap();
+        let racy = forged_cache(&file, b"one", b"forged", same_instant);
+        assert_eq!(
+            DigestCache::load(&racy, true).md5(&file).unwrap(),
+            Md5Digest::of_bytes(b"one")
+        );
+        let fine = forged_cache(&file, b"one", b"forged", later());
+        assert_eq!(
+            DigestCache::load(&fine, false).md5(&file).unwrap(),
+            Md5Digest::of_bytes(b"one")
+        );
+    }
+
+    #[test]
+    fn bundle_names_are_cached_with_the_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.jar");
+        fs::write(&file, b"one").unwrap();
+        let learnt = DigestCache::load(Path::new("/nonexistent"), true);
+        let (_, name) = learnt
+            .md5_and_name(&file, || Ok("org.a_1.jar".into()))
+            .unwrap();
+        assert_eq!(name, "org.a_1.jar");
+        let path = dir.path().join("cache.json");
+        fs::write(&path, learnt.render(&HashSet::from([file.to_path_buf()]))).unwrap();
+        fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(later())
+            .unwrap();
+        let (_, name) = DigestCache::load(&path, true)
+            .md5_and_name(&file, || panic!("the name must come from the cache"))
+            .unwrap();
+        assert_eq!(name, "org.a_1.jar");
+    }
+
+    #[test]
+    fn a_damaged_cache_is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.json");
+        fs::write(&path, b"{ not json").unwrap();
+        let file = dir.path().join("a.jar");
+        fs::write(&file, b"x").unwrap();
+        assert_eq!(
+            DigestCache::load(&path, true).md5(&file).unwrap(),
+            Md5Digest::of_bytes(b"x")
+        );
+    }
+}
