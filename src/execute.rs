@@ -3,9 +3,11 @@
 //! Every write goes beside its target, is flushed, renamed into place, and its directory
 //! flushed, so an interruption leaves each file either old or new.
 
+use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use rayon::prelude::*;
 
@@ -14,11 +16,14 @@ use crate::layout::{self, Layout};
 use crate::metadata::{self, BackupManifest, STATE_SCHEMA_VERSION};
 use crate::plan::{Action, ActionKind};
 
-/// Writes into one product home, archiving into one archive directory per run.
+/// Writes into one product home, archiving into one archive directory per run. Actions
+/// run in parallel; the directories whose entries they renamed are flushed once, by
+/// [`Executor::finish`], before anything records the run as done.
 pub struct Executor<'a> {
     layout: &'a Layout,
     label: &'static str,
-    archive: Option<PathBuf>,
+    archive: Mutex<Option<PathBuf>>,
+    renamed_in: Mutex<BTreeSet<PathBuf>>,
 }
 
 /// What one action did, for the report and the log.
@@ -34,44 +39,60 @@ impl<'a> Executor<'a> {
         Executor {
             layout,
             label,
-            archive: None,
+            archive: Mutex::default(),
+            renamed_in: Mutex::default(),
         }
     }
 
-    /// The archive directory of this run, if anything was archived.
-    pub fn archive_dir(&self) -> Option<&Path> {
-        self.archive.as_deref()
+    /// Carries out every action, several at once; results come back in the actions' order.
+    pub fn run_all(&self, actions: &[Action]) -> Result<Vec<Done>> {
+        actions.par_iter().map(|action| self.run(action)).collect()
     }
 
     /// Carries out one planned action.
-    pub fn run(&mut self, action: &Action) -> Result<Done> {
+    pub fn run(&self, action: &Action) -> Result<Done> {
         let target = self.layout.plugins.join(&action.target);
-        let mut archived_to = None;
-        match &action.kind {
+        let archived_to = match &action.kind {
             ActionKind::Write { source, .. } => {
-                if action.keep_old && action.old.is_some() {
-                    archived_to = Some(self.archive_copy(&action.target, &target)?);
-                }
-                replace(&target, source)?;
+                self.replace_keeping_old(action, &target, source)?
             }
             ActionKind::Restore { .. } => {
-                if action.keep_old && action.old.is_some() {
-                    archived_to = Some(self.archive_copy(&action.target, &target)?);
-                }
-                replace(&target, &self.layout.backup.join(&action.target))?;
+                let backup = self.layout.backup.join(&action.target);
+                self.replace_keeping_old(action, &target, &backup)?
             }
             ActionKind::Archive => {
                 let dest = self.archive_path(&action.target)?;
                 move_file(&target, &dest)?;
-                archived_to = Some(dest);
+                Some(dest)
             }
-        }
+        };
         Ok(Done { archived_to })
     }
 
-    /// A hard link (or, across devices, a copy) of the file at `path` in the archive, so
-    /// replacing it loses nothing.
-    fn archive_copy(&mut self, relative: &Path, path: &Path) -> Result<PathBuf> {
+    /// Flushes every directory an action renamed a file into.
+    pub fn finish(&self) -> Result<()> {
+        let dirs = std::mem::take(&mut *lock(&self.renamed_in));
+        dirs.iter().try_for_each(|dir| sync_dir(dir))
+    }
+
+    fn replace_keeping_old(
+        &self,
+        action: &Action,
+        target: &Path,
+        source: &Path,
+    ) -> Result<Option<PathBuf>> {
+        let archived_to = match action.keep_old && action.old.is_some() {
+            true => Some(self.archive_copy(&action.target, target)?),
+            false => None,
+        };
+        let dir = replace_unflushed(target, source)?;
+        lock(&self.renamed_in).insert(dir);
+        Ok(archived_to)
+    }
+
+    /// A hard link (or, across devices, a copy) of the file at `path` in the archive, flushed
+    /// before the file is replaced, so replacing it loses nothing.
+    fn archive_copy(&self, relative: &Path, path: &Path) -> Result<PathBuf> {
         let dest = self.archive_path(relative)?;
         if fs::hard_link(path, &dest).is_err() {
             fs::copy(path, &dest).map_err(|e| Error::write("archive", path, e))?;
@@ -82,13 +103,14 @@ impl<'a> Executor<'a> {
     }
 
     /// `<archive>/<NNNN>-<label>/<relative>`, creating this run's directory on first use.
-    fn archive_path(&mut self, relative: &Path) -> Result<PathBuf> {
-        let dir = match &self.archive {
-            Some(dir) => dir.clone(),
-            None => {
-                let dir = new_numbered_dir(&self.layout.archive, self.label)?;
-                self.archive = Some(dir.clone());
-                dir
+    fn archive_path(&self, relative: &Path) -> Result<PathBuf> {
+        let dir = {
+            let mut archive = lock(&self.archive);
+            match &*archive {
+                Some(dir) => dir.clone(),
+                None => archive
+                    .insert(new_numbered_dir(&self.layout.archive, self.label)?)
+                    .clone(),
             }
         };
         let dest = dir.join(relative);
@@ -97,6 +119,12 @@ impl<'a> Executor<'a> {
         }
         Ok(dest)
     }
+}
+
+/// Locks a mutex; a poisoned one only means another writer thread panicked, and the set
+/// or path inside is still whole.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Creates `<parent>/<NNNN>-<label>` with the next free number.
@@ -137,8 +165,9 @@ fn temp_beside(target: &Path) -> PathBuf {
 
 /// Atomically replaces `target` with a copy of `source`: the copy is written beside it,
 /// flushed, given the target's current mode (or the source's for a new file) and the
-/// source's modification time, then renamed over the target.
-pub fn replace(target: &Path, source: &Path) -> Result<()> {
+/// source's modification time, then renamed over the target. Returns the directory, which
+/// the caller flushes (once for many files).
+fn replace_unflushed(target: &Path, source: &Path) -> Result<PathBuf> {
     let parent = target.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(parent).map_err(|e| Error::write("create directory", parent, e))?;
     let mode = fs::metadata(target).ok().map(|m| m.permissions());
@@ -166,7 +195,7 @@ pub fn replace(target: &Path, source: &Path) -> Result<()> {
         let _ = fs::remove_file(&temp);
     }
     result?;
-    sync_dir(parent)
+    Ok(parent.to_path_buf())
 }
 
 /// Atomically writes `bytes` to `path` unless it already holds exactly them. Returns

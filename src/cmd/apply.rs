@@ -162,14 +162,15 @@ fn carry_out(layout: &Layout, survey: &Survey, plan: &Plan, log: &mut PatchLog) 
         log.runtime(Level::Info, "restoring bundle backup directory");
     }
 
-    let mut executor = Executor::new(layout, "apply");
-    let mut archived = Vec::new();
-    for action in &plan.actions {
-        let done = executor.run(action)?;
-        if let Some(to) = done.archived_to {
-            archived.push((action.target.clone(), to));
-        }
-    }
+    let executor = Executor::new(layout, "apply");
+    let done = executor.run_all(&plan.actions);
+    executor.finish()?;
+    let archived: Vec<(PathBuf, PathBuf)> = plan
+        .actions
+        .iter()
+        .zip(done?)
+        .filter_map(|(action, done)| Some((action.target.clone(), done.archived_to?)))
+        .collect();
     if changed {
         log_patch_level(&survey.discovery, log);
     }

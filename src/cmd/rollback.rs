@@ -114,10 +114,11 @@ fn carry_out(
     {
         log.runtime(Level::Info, "restoring bundle backup directory");
     }
-    let mut executor = Executor::new(layout, "rollback");
+    let executor = Executor::new(layout, "rollback");
+    let done = executor.run_all(&plan.actions);
+    executor.finish()?;
     let mut archived = Vec::new();
-    for action in &plan.actions {
-        let done = executor.run(action)?;
+    for (action, done) in plan.actions.iter().zip(done?) {
         if let ActionKind::Restore { md5 } = &action.kind {
             log.own(
                 Level::Info,
@@ -125,14 +126,12 @@ fn carry_out(
             );
         }
         if let Some(to) = done.archived_to {
-            log.own(
-                Level::Info,
-                format!(
-                    "Archived {} to {}",
-                    action.target.display(),
-                    layout.display(&to)
-                ),
+            let line = format!(
+                "Archived {} to {}",
+                action.target.display(),
+                layout.display(&to)
             );
+            log.own(Level::Info, line);
             archived.push((action.target.clone(), to));
         }
     }
