@@ -50,19 +50,9 @@ pub fn run(config: &Config) -> Result<Output> {
         refuse_backup_of_patched_plugins(&layout, &survey, &plan)?;
     }
 
-    let mut log = PatchLog::default();
-    let result = carry_out(&layout, &survey, &plan, &mut log);
-    if let Err(error) = &result {
-        log.own(
-            Level::Error,
-            format!("apply stopped: {error}; run it again to finish"),
-        );
-    }
-    let logged = log
-        .append_to(&layout.log)
-        .map_err(|e| Error::write("append to", &layout.log, e));
-    let applied = result?;
-    logged?;
+    let applied = super::logged(&layout, "apply", |log| {
+        carry_out(&layout, &survey, &plan, log)
+    })?;
     let code = if applied.problems.is_empty() {
         exit_codes::SUCCESS
     } else {

@@ -11,10 +11,11 @@ use std::path::PathBuf;
 use crate::cache::DigestCache;
 use crate::cli::Config;
 use crate::discover::Discovery;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::execute;
 use crate::guard::{self, Guard};
 use crate::layout::Layout;
+use crate::log::{Level, PatchLog};
 use crate::metadata::{self, BackupManifest, Placed, STATE_SCHEMA_VERSION, State};
 use crate::plan::Plan;
 use crate::survey::{Survey, read_optional, survey};
@@ -66,6 +67,29 @@ pub fn guard(
         None
     };
     Ok((guard, warning, fresh))
+}
+
+/// Runs `work` with a fresh patches.log buffer and appends what it logged — also when it
+/// failed, with a line saying how to finish — so the log always tells what happened.
+pub fn logged<T>(
+    layout: &Layout,
+    what: &str,
+    work: impl FnOnce(&mut PatchLog) -> Result<T>,
+) -> Result<T> {
+    let mut log = PatchLog::default();
+    let result = work(&mut log);
+    if let Err(error) = &result {
+        log.own(
+            Level::Error,
+            format!("{what} stopped: {error}; run it again to finish"),
+        );
+    }
+    let appended = log
+        .append_to(&layout.log)
+        .map_err(|e| Error::write("append to", &layout.log, e));
+    let value = result?;
+    appended?;
+    Ok(value)
 }
 
 /// The files the next run will look up if nothing changes: every file of the apply order,

@@ -35,19 +35,9 @@ pub fn run(config: &Config) -> Result<Output> {
         plan = make_plan(&layout, &survey)?;
     }
 
-    let mut log = PatchLog::default();
-    let result = carry_out(&layout, &survey, &plan, &mut log);
-    if let Err(error) = &result {
-        log.own(
-            Level::Error,
-            format!("rollback stopped: {error}; run it again to finish"),
-        );
-    }
-    let logged = log
-        .append_to(&layout.log)
-        .map_err(|e| Error::write("append to", &layout.log, e));
-    let done = result?;
-    logged?;
+    let done = super::logged(&layout, "rollback", |log| {
+        carry_out(&layout, &survey, &plan, log)
+    })?;
     let text = report::rollback(config, &plan, Some(&done));
     Ok(Output {
         text,
