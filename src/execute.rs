@@ -3,8 +3,10 @@
 //! Every write goes beside its target, is flushed, renamed into place, and its directory
 //! flushed, so an interruption leaves each file either old or new.
 
+mod steps;
+
 use std::collections::BTreeSet;
-use std::fs::{self, File};
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -12,9 +14,12 @@ use std::sync::Mutex;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::journal::Journal;
 use crate::layout::{self, Layout};
 use crate::metadata::{self, BackupManifest, STATE_SCHEMA_VERSION};
 use crate::plan::{Action, ActionKind};
+
+use steps::{sync_dir, sync_file, sync_parent};
 
 /// Writes into one product home, archiving into one archive directory per run. Actions
 /// run in parallel; the directories whose entries they renamed are flushed once, by
@@ -94,9 +99,12 @@ impl<'a> Executor<'a> {
     /// before the file is replaced, so replacing it loses nothing.
     fn archive_copy(&self, relative: &Path, path: &Path) -> Result<PathBuf> {
         let dest = self.archive_path(relative)?;
-        if fs::hard_link(path, &dest).is_err() {
-            fs::copy(path, &dest).map_err(|e| Error::write("archive", path, e))?;
-            sync_file(&dest)?;
+        if steps::hard_link(path, &dest).is_err() {
+            // Across devices: a copy, made whole beside its place before it takes the name.
+            let temp = temp_beside(&dest);
+            steps::copy(path, &temp)?;
+            sync_file(&temp)?;
+            steps::rename(&temp, &dest, "rename into")?;
         }
         sync_parent(&dest)?;
         Ok(dest)
@@ -115,7 +123,7 @@ impl<'a> Executor<'a> {
         };
         let dest = dir.join(relative);
         if let Some(parent) = dest.parent() {
-            fs::create_dir_all(parent).map_err(|e| Error::write("create directory", parent, e))?;
+            steps::create_dir_all(parent)?;
         }
         Ok(dest)
     }
@@ -129,7 +137,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Creates `<parent>/<NNNN>-<label>` with the next free number.
 fn new_numbered_dir(parent: &Path, label: &str) -> Result<PathBuf> {
-    fs::create_dir_all(parent).map_err(|e| Error::write("create directory", parent, e))?;
+    steps::create_dir_all(parent)?;
     let mut next = 1 + fs::read_dir(parent)
         .map_err(|e| Error::read("list", parent, e))?
         .filter_map(|e| e.ok())
@@ -145,7 +153,7 @@ fn new_numbered_dir(parent: &Path, label: &str) -> Result<PathBuf> {
         .unwrap_or(0);
     loop {
         let dir = parent.join(format!("{next:04}-{label}"));
-        match fs::create_dir(&dir) {
+        match steps::create_dir(&dir) {
             Ok(()) => {
                 sync_dir(parent)?;
                 return Ok(dir);
@@ -169,28 +177,14 @@ fn temp_beside(target: &Path) -> PathBuf {
 /// the caller flushes (once for many files).
 fn replace_unflushed(target: &Path, source: &Path) -> Result<PathBuf> {
     let parent = target.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(parent).map_err(|e| Error::write("create directory", parent, e))?;
+    steps::create_dir_all(parent)?;
     let mode = fs::metadata(target).ok().map(|m| m.permissions());
+    let modified = fs::metadata(source).and_then(|m| m.modified()).ok();
     let temp = temp_beside(target);
-    remove_if_present(&temp)?;
-    fs::copy(source, &temp).map_err(|e| Error::write("copy into", &temp, e))?;
-    let result = (|| {
-        let file = File::options()
-            .write(true)
-            .open(&temp)
-            .map_err(|e| Error::write("open", &temp, e))?;
-        if let Some(mode) = mode {
-            file.set_permissions(mode)
-                .map_err(|e| Error::write("set the mode of", &temp, e))?;
-        }
-        if let Ok(modified) = fs::metadata(source).and_then(|m| m.modified()) {
-            file.set_modified(modified)
-                .map_err(|e| Error::write("set the time of", &temp, e))?;
-        }
-        file.sync_all()
-            .map_err(|e| Error::write("flush", &temp, e))?;
-        fs::rename(&temp, target).map_err(|e| Error::write("rename into", target, e))
-    })();
+    steps::remove_file(&temp)?;
+    let result = steps::copy(source, &temp)
+        .and_then(|_| steps::finish_file(&temp, mode, modified))
+        .and_then(|()| steps::rename(&temp, target, "rename into"));
     if result.is_err() {
         let _ = fs::remove_file(&temp);
     }
@@ -205,13 +199,11 @@ pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool> {
         return Ok(false);
     }
     let parent = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(parent).map_err(|e| Error::write("create directory", parent, e))?;
+    steps::create_dir_all(parent)?;
     let temp = temp_beside(path);
-    let result = (|| {
-        fs::write(&temp, bytes).map_err(|e| Error::write("write", &temp, e))?;
-        sync_file(&temp)?;
-        fs::rename(&temp, path).map_err(|e| Error::write("rename into", path, e))
-    })();
+    let result = steps::write(&temp, bytes)
+        .and_then(|()| sync_file(&temp))
+        .and_then(|()| steps::rename(&temp, path, "rename into"));
     if result.is_err() {
         let _ = fs::remove_file(&temp);
     }
@@ -220,15 +212,29 @@ pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool> {
     Ok(true)
 }
 
+/// Records `journal` before the first write of an operation.
+pub fn begin(layout: &Layout, journal: &Journal) -> Result<()> {
+    write_if_changed(&layout.journal, &metadata::render_json(journal)).map(drop)
+}
+
+/// Removes the journal once the operation's metadata is recorded; the operation is done.
+pub fn end(layout: &Layout) -> Result<()> {
+    if fs::symlink_metadata(&layout.journal).is_err() {
+        return Ok(());
+    }
+    steps::remove_file(&layout.journal)?;
+    sync_parent(&layout.journal)
+}
+
 /// Moves a file (rename, or copy + flush + remove across devices), flushing both directories.
 fn move_file(from: &Path, to: &Path) -> Result<()> {
-    if let Err(e) = fs::rename(from, to) {
+    if let Err(e) = steps::try_rename(from, to) {
         if e.kind() != io::ErrorKind::CrossesDevices {
             return Err(Error::write("move", from, e));
         }
-        fs::copy(from, to).map_err(|e| Error::write("copy", from, e))?;
+        steps::copy(from, to)?;
         sync_file(to)?;
-        fs::remove_file(from).map_err(|e| Error::write("remove", from, e))?;
+        steps::remove_file(from)?;
     }
     sync_parent(to)?;
     sync_parent(from)
@@ -237,7 +243,7 @@ fn move_file(from: &Path, to: &Path) -> Result<()> {
 /// Moves a directory to `<hidden>/<name>` (or `<name>~2`, `~3`, ... when taken) and
 /// returns where it went.
 pub fn hide_dir(dir: &Path, hidden: &Path) -> Result<PathBuf> {
-    fs::create_dir_all(hidden).map_err(|e| Error::write("create directory", hidden, e))?;
+    steps::create_dir_all(hidden)?;
     let name = dir.file_name().unwrap_or_default();
     let mut dest = hidden.join(name);
     let mut n = 1;
@@ -247,28 +253,44 @@ pub fn hide_dir(dir: &Path, hidden: &Path) -> Result<PathBuf> {
         numbered.push(format!("~{n}"));
         dest = hidden.join(numbered);
     }
-    fs::rename(dir, &dest).map_err(|e| Error::write("move", dir, e))?;
+    steps::rename(dir, &dest, "move")?;
     sync_dir(hidden)?;
     sync_parent(dir)?;
     Ok(dest)
 }
 
-/// Removes carbon-patch's own temporary files left by an interrupted run.
-pub fn remove_leftovers(root: &Path, leftovers: &[PathBuf]) -> Result<()> {
-    for leftover in leftovers {
-        remove_if_present(&root.join(leftover))?;
+/// Removes carbon-patch's own temporary files left by an interrupted run: those found in
+/// plugins, and any beside a metadata file.
+pub fn remove_leftovers(layout: &Layout, in_plugins: &[PathBuf]) -> Result<()> {
+    for leftover in in_plugins {
+        steps::remove_file(&layout.plugins.join(leftover))?;
+    }
+    for file in layout.metadata_files() {
+        steps::remove_file(&temp_beside(file))?;
     }
     Ok(())
 }
 
 /// Copies plugins into a directory beside the backup, flushes it, and renames it to
-/// `patch0000` only when whole (SPEC §6.3). A leftover partial copy is discarded first.
+/// `patch0000` only when whole (SPEC §6.3). A leftover partial copy is discarded first, and
+/// so is this one when the copy fails (a full disk gets its space back).
 pub fn create_backup(layout: &Layout) -> Result<BackupManifest> {
-    let partial = &layout.backup_partial;
     discard_partial_backup(layout)?;
-    fs::create_dir_all(&layout.patches)
-        .map_err(|e| Error::write("create directory", &layout.patches, e))?;
-    fs::create_dir(partial).map_err(|e| Error::write("create directory", partial, e))?;
+    let result = copy_plugins(layout);
+    if result.is_err() {
+        let _ = fs::remove_dir_all(&layout.backup_partial);
+    }
+    let manifest = result?;
+    steps::rename(&layout.backup_partial, &layout.backup, "rename into")?;
+    sync_dir(&layout.patches)?;
+    Ok(manifest)
+}
+
+/// Copies plugins into the partial backup directory and flushes every file and directory.
+fn copy_plugins(layout: &Layout) -> Result<BackupManifest> {
+    let partial = &layout.backup_partial;
+    steps::create_dir_all(&layout.patches)?;
+    steps::create_dir(partial).map_err(|e| Error::write("create directory", partial, e))?;
 
     let mut dirs = vec![partial.clone()];
     let mut files = Vec::new();
@@ -294,15 +316,14 @@ pub fn create_backup(layout: &Layout) -> Result<BackupManifest> {
         let dest = partial.join(&relative);
         let kind = item.file_type();
         if kind.is_dir() {
-            fs::create_dir(&dest).map_err(|e| Error::write("create directory", &dest, e))?;
+            steps::create_dir(&dest).map_err(|e| Error::write("create directory", &dest, e))?;
             dirs.push(dest);
         } else if layout::is_temp_name(item.file_name()) {
             continue;
         } else if kind.is_symlink() {
             let link =
                 fs::read_link(item.path()).map_err(|e| Error::read("read link", item.path(), e))?;
-            std::os::unix::fs::symlink(&link, &dest)
-                .map_err(|e| Error::write("create link", &dest, e))?;
+            steps::symlink(&link, &dest)?;
         } else {
             files.push((item.path().to_path_buf(), dest, relative));
         }
@@ -310,27 +331,15 @@ pub fn create_backup(layout: &Layout) -> Result<BackupManifest> {
     let sizes: Vec<(String, u64)> = files
         .par_iter()
         .map(|(from, to, relative)| {
-            let len = fs::copy(from, to).map_err(|e| Error::write("copy into", to, e))?;
-            if let Ok(modified) = fs::metadata(from).and_then(|m| m.modified()) {
-                let file = File::options()
-                    .write(true)
-                    .open(to)
-                    .map_err(|e| Error::write("open", to, e))?;
-                file.set_modified(modified)
-                    .map_err(|e| Error::write("set the time of", to, e))?;
-                file.sync_all().map_err(|e| Error::write("flush", to, e))?;
-            } else {
-                sync_file(to)?;
-            }
+            let len = steps::copy(from, to)?;
+            let modified = fs::metadata(from).and_then(|m| m.modified()).ok();
+            steps::finish_file(to, None, modified)?;
             Ok((metadata::encode_path(relative), len))
         })
         .collect::<Result<_>>()?;
     for dir in dirs.iter().rev() {
         sync_dir(dir)?;
     }
-    fs::rename(partial, &layout.backup)
-        .map_err(|e| Error::write("rename into", &layout.backup, e))?;
-    sync_dir(&layout.patches)?;
     Ok(BackupManifest {
         schema_version: STATE_SCHEMA_VERSION,
         files: sizes.into_iter().collect(),
@@ -341,38 +350,9 @@ pub fn create_backup(layout: &Layout) -> Result<BackupManifest> {
 pub fn discard_partial_backup(layout: &Layout) -> Result<bool> {
     match fs::symlink_metadata(&layout.backup_partial) {
         Ok(_) => {
-            fs::remove_dir_all(&layout.backup_partial).map_err(|e| {
-                Error::write("remove the partial backup", &layout.backup_partial, e)
-            })?;
+            steps::remove_dir_all(&layout.backup_partial, "remove the partial backup")?;
             Ok(true)
         }
         Err(_) => Ok(false),
-    }
-}
-
-fn remove_if_present(path: &Path) -> Result<()> {
-    match fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Error::write("remove", path, e)),
-    }
-}
-
-fn sync_file(path: &Path) -> Result<()> {
-    File::open(path)
-        .and_then(|f| f.sync_all())
-        .map_err(|e| Error::write("flush", path, e))
-}
-
-fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|f| f.sync_all())
-        .map_err(|e| Error::write("flush directory", dir, e))
-}
-
-fn sync_parent(path: &Path) -> Result<()> {
-    match path.parent() {
-        Some(parent) => sync_dir(parent),
-        None => Ok(()),
     }
 }

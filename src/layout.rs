@@ -51,6 +51,8 @@ pub struct Layout {
     pub backup_manifest: PathBuf,
     /// `<metadata>/carbon-patch-digests.json`: the digest cache.
     pub digests: PathBuf,
+    /// `<metadata>/carbon-patch-journal.json`: the operation in progress, if any.
+    pub journal: PathBuf,
     /// `<metadata>/carbon-patch.lock`.
     pub lock: PathBuf,
     /// `<metadata>/archive`: files taken out of plugins, never deleted.
@@ -92,6 +94,7 @@ impl Layout {
             state: metadata.join("carbon-patch-state.json"),
             backup_manifest: metadata.join("carbon-patch-backup.json"),
             digests: metadata.join("carbon-patch-digests.json"),
+            journal: metadata.join("carbon-patch-journal.json"),
             lock: metadata.join("carbon-patch.lock"),
             archive: metadata.join("archive"),
             server_pid: home.join("wso2carbon.pid"),
@@ -100,6 +103,20 @@ impl Layout {
             servicepacks,
             metadata,
         })
+    }
+
+    /// Every metadata file carbon-patch writes (atomically, through a temporary name
+    /// beside it).
+    pub fn metadata_files(&self) -> [&PathBuf; 7] {
+        [
+            &self.jar_list,
+            &self.applied_list_44,
+            &self.applied_list_42,
+            &self.state,
+            &self.backup_manifest,
+            &self.digests,
+            &self.journal,
+        ]
     }
 
     /// `path` relative to the product home when it lies inside it, for messages.

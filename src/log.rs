@@ -46,9 +46,8 @@ impl PatchLog {
     }
 
     fn push(&mut self, level: Level, category: &str, message: &str) {
-        let now = chrono::Local::now().format("%Y-%m-%d %H:%M:%S,%3f");
         self.lines
-            .push(format_line(&now.to_string(), level, category, message));
+            .push(format_line(&now(), level, category, message));
     }
 
     /// Whether nothing was logged.
@@ -62,6 +61,7 @@ impl PatchLog {
         if self.lines.is_empty() {
             return Ok(());
         }
+        crate::fault::step()?;
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
@@ -71,6 +71,13 @@ impl PatchLog {
         self.lines.clear();
         Ok(())
     }
+}
+
+/// The local time in log4j's default `%d` format, `2026-11-21 10:15:02,123`.
+pub fn now() -> String {
+    chrono::Local::now()
+        .format("%Y-%m-%d %H:%M:%S,%3f")
+        .to_string()
 }
 
 /// One line in the runtime's layout; `%x` is empty, which leaves two spaces after `-`.

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::digest::Md5Digest;
 use crate::discover::{Discovery, EntryKind};
+use crate::journal::Journal;
 use crate::layout;
 use crate::metadata::{JarList, State};
 
@@ -32,6 +33,8 @@ pub struct Recorded {
     pub jars: Option<JarList>,
     /// carbon-patch's own record of what it placed.
     pub state: Option<State>,
+    /// The journal of an interrupted apply or rollback.
+    pub journal: Option<Journal>,
 }
 
 impl Recorded {
@@ -40,11 +43,15 @@ impl Recorded {
         self.applied_44.as_deref().or(self.applied_42.as_deref())
     }
 
-    /// Every target an earlier apply (ours or the runtime's) placed, with its entry when known.
+    /// Every target an earlier apply (ours or the runtime's) placed, with its entry when
+    /// known — including what an interrupted apply may have placed before it could record it.
     pub fn placed(&self) -> BTreeMap<PathBuf, Option<String>> {
         let mut placed: BTreeMap<PathBuf, Option<String>> = BTreeMap::new();
         for name in self.jars.iter().flat_map(|j| j.jars.keys()) {
             placed.insert(name.clone(), None);
+        }
+        for (target, record) in self.journal.iter().flat_map(Journal::targets) {
+            placed.insert(target, Some(record.entry.clone()));
         }
         for (target, record) in self.state.iter().flat_map(State::targets) {
             placed.insert(target, Some(record.entry.clone()));

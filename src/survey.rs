@@ -10,6 +10,7 @@ use rayon::prelude::*;
 use crate::cache::DigestCache;
 use crate::discover::{Discovery, discover};
 use crate::error::{Error, Result};
+use crate::journal::Journal;
 use crate::layout::{self, Layout};
 use crate::metadata::{self, BackupManifest, State};
 use crate::plan::{Observed, Present, Recorded, targets_of_interest};
@@ -204,11 +205,25 @@ fn read_recorded(layout: &Layout, problems: &mut Vec<String>) -> Result<Recorded
         }
         None => None,
     };
+    let journal = match read_optional(&layout.journal)? {
+        Some(bytes) => {
+            let journal = metadata::parse_json::<Journal>(&bytes);
+            if journal.is_none() {
+                problems.push(format!(
+                    "`{}` is damaged: an earlier run did not finish",
+                    layout.display(&layout.journal)
+                ));
+            }
+            journal
+        }
+        None => None,
+    };
     Ok(Recorded {
         applied_44: applied(&layout.applied_list_44)?,
         applied_42: applied(&layout.applied_list_42)?,
         jars,
         state,
+        journal,
     })
 }
 

@@ -13,8 +13,10 @@ use crate::discover::{Discovery, EntryKind};
 use crate::error::{Error, Result};
 use crate::execute::{self, Executor};
 use crate::exit_codes;
+use crate::journal::{Journal, Operation};
 use crate::layout::{self, Layout};
 use crate::log::{Level, PatchLog};
+use crate::metadata::Placed;
 use crate::plan::{ActionKind, Plan, plan_apply};
 use crate::report::{self, Applied};
 use crate::survey::Survey;
@@ -33,7 +35,11 @@ pub fn run(config: &Config) -> Result<Output> {
             .iter()
             .map(|p| format!("{p}: it will be rewritten")),
     );
+    let found = |survey: &Survey| {
+        super::unfinished(survey.observed.recorded.journal.as_ref(), Operation::Apply)
+    };
     if config.dry_run {
+        warnings.extend(found(&survey));
         let text = report::apply(config, &survey.discovery, &plan, None);
         return Ok(Output {
             text,
@@ -49,8 +55,25 @@ pub fn run(config: &Config) -> Result<Output> {
         plan = plan_apply(&survey.discovery, &survey.observed);
         refuse_backup_of_patched_plugins(&layout, &survey, &plan)?;
     }
+    let mut note = found(&survey);
+    warnings.extend(note.clone());
+    if survey
+        .observed
+        .recorded
+        .journal
+        .as_ref()
+        .is_some_and(|j| j.operation == Operation::Rollback)
+    {
+        super::rollback::finish(&layout, &survey, note.take())?;
+        survey = super::resurvey(config, &layout)?;
+        plan = plan_apply(&survey.discovery, &survey.observed);
+        refuse_backup_of_patched_plugins(&layout, &survey, &plan)?;
+    }
 
     let applied = super::logged(&layout, "apply", |log| {
+        if let Some(note) = &note {
+            log.own(Level::Warn, note);
+        }
         carry_out(&layout, &survey, &plan, log)
     })?;
     let code = if applied.problems.is_empty() {
@@ -118,7 +141,20 @@ fn carry_out(layout: &Layout, survey: &Survey, plan: &Plan, log: &mut PatchLog) 
         );
     }
 
-    execute::remove_leftovers(&layout.plugins, &survey.leftovers)?;
+    let recorded = &survey.observed.recorded;
+    let journaled = plan.writes_plugins() || recorded.journal.is_some();
+    if journaled {
+        let placing = plan.provided.iter().map(|(target, p)| {
+            let placed = Placed {
+                md5: p.md5,
+                entry: p.entry.clone(),
+            };
+            (target, placed)
+        });
+        let journal = Journal::begin(Operation::Apply, placing, recorded.journal.as_ref());
+        execute::begin(layout, &journal)?;
+    }
+    execute::remove_leftovers(layout, &survey.leftovers)?;
     if execute::discard_partial_backup(layout)? {
         log.own(
             Level::Warn,
@@ -187,6 +223,7 @@ fn carry_out(layout: &Layout, survey: &Survey, plan: &Plan, log: &mut PatchLog) 
     }
     let scope = super::cache_scope(layout, &survey.discovery, plan);
     super::record(layout, plan, backup.as_ref(), &survey.cache, &scope)?;
+    execute::end(layout)?;
     Ok(Applied {
         backup_created: backup.is_some(),
         archived,

@@ -14,6 +14,7 @@ use crate::discover::Discovery;
 use crate::error::{Error, Result};
 use crate::execute;
 use crate::guard::{self, Guard};
+use crate::journal::{Journal, Operation};
 use crate::layout::Layout;
 use crate::log::{Level, PatchLog};
 use crate::metadata::{self, BackupManifest, Placed, STATE_SCHEMA_VERSION, State};
@@ -26,16 +27,11 @@ use crate::survey::{Survey, read_optional, survey};
 pub struct Fingerprint(Vec<Option<Vec<u8>>>);
 
 fn fingerprint(layout: &Layout) -> Result<Fingerprint> {
-    let files = [
-        &layout.state,
-        &layout.jar_list,
-        &layout.applied_list_44,
-        &layout.applied_list_42,
-        &layout.backup_manifest,
-    ];
     Ok(Fingerprint(
-        files
+        layout
+            .metadata_files()
             .iter()
+            .filter(|p| **p != &layout.digests)
             .map(|p| read_optional(p))
             .collect::<Result<_>>()?,
     ))
@@ -67,6 +63,23 @@ pub fn guard(
         None
     };
     Ok((guard, warning, fresh))
+}
+
+/// What a run does about the journal of an interrupted operation it found (`None`: there
+/// is none), for stderr and patches.log.
+pub fn unfinished(journal: Option<&Journal>, doing: Operation) -> Option<String> {
+    let journal = journal?;
+    let what = match (journal.operation, doing) {
+        (Operation::Apply, Operation::Rollback) => "this rollback undoes it",
+        (Operation::Rollback, Operation::Apply) => "finishing that rollback first",
+        _ => "finishing it",
+    };
+    Some(format!("{}: {what}", journal.unfinished()))
+}
+
+/// Surveys the product home again, after an earlier operation was finished.
+pub fn resurvey(config: &Config, layout: &Layout) -> Result<Survey> {
+    survey(layout, !config.no_cache)
 }
 
 /// Runs `work` with a fresh patches.log buffer and appends what it logged — also when it

@@ -1,6 +1,7 @@
 //! `rollback` (SPEC §8): give plugins the backup's content back, archive what patches
 //! added, and move every patch and service pack aside so the server does not re-apply them.
 
+use std::fs;
 use std::path::PathBuf;
 
 use crate::Output;
@@ -9,6 +10,7 @@ use crate::discover::Discovery;
 use crate::error::{Error, Result};
 use crate::execute::{self, Executor};
 use crate::exit_codes;
+use crate::journal::{Journal, Operation};
 use crate::layout::{self, Layout};
 use crate::log::{Level, PatchLog};
 use crate::plan::{ActionKind, Plan, plan_rollback};
@@ -19,8 +21,15 @@ use crate::survey::Survey;
 pub fn run(config: &Config) -> Result<Output> {
     let (layout, mut survey, before) = super::open(config)?;
     let mut plan = make_plan(&layout, &survey)?;
-    let warnings = std::mem::take(&mut survey.warnings);
-    if config.dry_run || is_noop(&survey, &plan) {
+    let mut warnings = std::mem::take(&mut survey.warnings);
+    let found = |survey: &Survey| {
+        super::unfinished(
+            survey.observed.recorded.journal.as_ref(),
+            Operation::Rollback,
+        )
+    };
+    if config.dry_run || is_noop(&layout, &survey, &plan) {
+        warnings.extend(found(&survey));
         let text = report::rollback(config, &plan, None);
         return Ok(Output {
             text,
@@ -29,13 +38,18 @@ pub fn run(config: &Config) -> Result<Output> {
         });
     }
     let (_guard, warning, fresh) = super::guard(config, &layout, before)?;
-    let warnings = warnings.into_iter().chain(warning).collect();
+    warnings.extend(warning);
     if let Some(fresh) = fresh {
         survey = fresh;
         plan = make_plan(&layout, &survey)?;
     }
+    let note = found(&survey);
+    warnings.extend(note.clone());
 
     let done = super::logged(&layout, "rollback", |log| {
+        if let Some(note) = &note {
+            log.own(Level::Warn, note);
+        }
         carry_out(&layout, &survey, &plan, log)
     })?;
     let text = report::rollback(config, &plan, Some(&done));
@@ -72,10 +86,24 @@ fn dirs_to_hide(layout: &Layout, discovery: &Discovery) -> Vec<PathBuf> {
     dirs
 }
 
-/// Nothing to restore, archive or move, and the metadata already says "only patch0000".
-fn is_noop(survey: &Survey, plan: &Plan) -> bool {
+/// Finishes a rollback that an earlier run left unfinished (its journal says so), before
+/// another command does its own work; `note` says so in patches.log.
+pub fn finish(layout: &Layout, survey: &Survey, note: Option<String>) -> Result<RolledBack> {
+    let plan = make_plan(layout, survey)?;
+    super::logged(layout, "rollback", |log| {
+        if let Some(note) = &note {
+            log.own(Level::Warn, note);
+        }
+        carry_out(layout, survey, &plan, log)
+    })
+}
+
+/// Nothing to restore, archive or move, the metadata already says "only patch0000", and
+/// no interrupted operation to finish.
+fn is_noop(layout: &Layout, survey: &Survey, plan: &Plan) -> bool {
     let recorded = &survey.observed.recorded;
-    plan.actions.is_empty()
+    fs::symlink_metadata(&layout.journal).is_err()
+        && plan.actions.is_empty()
         && plan.hide.is_empty()
         && recorded.applied_44.as_ref() == Some(&plan.applied_list)
         && recorded.applied_42.as_ref() == Some(&plan.applied_list)
@@ -96,7 +124,14 @@ fn carry_out(
         Level::Info,
         format!("Rolling back plugins to {}", layout::BACKUP_NAME),
     );
-    execute::remove_leftovers(&layout.plugins, &survey.leftovers)?;
+    // Placing nothing new, but an interrupted apply's files stay named until this is done.
+    let journal = Journal::begin(
+        Operation::Rollback,
+        [],
+        survey.observed.recorded.journal.as_ref(),
+    );
+    execute::begin(layout, &journal)?;
+    execute::remove_leftovers(layout, &survey.leftovers)?;
     if plan
         .actions
         .iter()
@@ -140,6 +175,7 @@ fn carry_out(
     }
     // After a rollback the apply order is empty: the next run reads no entry or target.
     super::record(layout, plan, None, &survey.cache, &Default::default())?;
+    execute::end(layout)?;
     log.own(
         Level::Info,
         format!("Rollback completed: plugins match {}", layout::BACKUP_NAME),

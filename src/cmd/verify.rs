@@ -43,6 +43,13 @@ pub fn not_applied(target: &Path, md5: Md5Digest, entry: &str) -> String {
 /// Every way the tree differs from its patch level; empty when all holds.
 pub fn problems(layout: &Layout, survey: &Survey, plan: &Plan) -> Vec<String> {
     let mut problems = Vec::new();
+    if let Some(journal) = &survey.observed.recorded.journal {
+        problems.push(format!(
+            "{}: run `carbon-patch {}` to finish it",
+            journal.unfinished(),
+            journal.operation
+        ));
+    }
     if survey.observed.backup.is_none() {
         problems.push(format!(
             "the backup `{}` is missing",

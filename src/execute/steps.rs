@@ -1,0 +1,111 @@
+//! Every filesystem change `execute` makes, one function a step, each passing through
+//! [`fault::step`] first, so the crash-safety tests can stop or fail a run between any two
+//! steps. Errors carry the path and what was being done.
+
+use std::fs::{self, File};
+use std::io;
+use std::path::Path;
+use std::time::SystemTime;
+
+use crate::error::{Error, Result};
+use crate::fault;
+
+fn step<T>(what: &'static str, path: &Path, op: impl FnOnce() -> io::Result<T>) -> Result<T> {
+    fault::step()
+        .and_then(|()| op())
+        .map_err(|e| Error::write(what, path, e))
+}
+
+pub fn create_dir_all(dir: &Path) -> Result<()> {
+    // Most calls find the directory there already; only a real creation is a step.
+    if fs::metadata(dir).is_ok_and(|m| m.is_dir()) {
+        return Ok(());
+    }
+    step("create directory", dir, || fs::create_dir_all(dir))
+}
+
+/// Creates one directory; `AlreadyExists` comes back as an `io::Error` so callers can
+/// pick another name.
+pub fn create_dir(dir: &Path) -> io::Result<()> {
+    fault::step()?;
+    fs::create_dir(dir)
+}
+
+pub fn copy(from: &Path, to: &Path) -> Result<u64> {
+    step("copy into", to, || fs::copy(from, to))
+}
+
+pub fn hard_link(from: &Path, to: &Path) -> io::Result<()> {
+    fault::step()?;
+    fs::hard_link(from, to)
+}
+
+pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    step("write", path, || fs::write(path, bytes))
+}
+
+pub fn symlink(link: &Path, at: &Path) -> Result<()> {
+    step("create link", at, || std::os::unix::fs::symlink(link, at))
+}
+
+/// Gives `path` the mode `mode` (when known) and the modification time `modified`, then
+/// flushes it.
+pub fn finish_file(
+    path: &Path,
+    mode: Option<fs::Permissions>,
+    modified: Option<SystemTime>,
+) -> Result<()> {
+    let file = File::options()
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::write("open", path, e))?;
+    if let Some(mode) = mode {
+        step("set the mode of", path, || file.set_permissions(mode))?;
+    }
+    if let Some(modified) = modified {
+        step("set the time of", path, || file.set_modified(modified))?;
+    }
+    step("flush", path, || file.sync_all())
+}
+
+pub fn rename(from: &Path, to: &Path, what: &'static str) -> Result<()> {
+    let blame = if what == "move" { from } else { to };
+    step(what, blame, || fs::rename(from, to))
+}
+
+/// Renames, handing the `io::Error` back so the caller can handle a cross-device move.
+pub fn try_rename(from: &Path, to: &Path) -> io::Result<()> {
+    fault::step()?;
+    fs::rename(from, to)
+}
+
+/// Removes a file; one that is already gone is fine.
+pub fn remove_file(path: &Path) -> Result<()> {
+    if fs::symlink_metadata(path).is_err() {
+        return Ok(());
+    }
+    match fault::step().and_then(|()| fs::remove_file(path)) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::write("remove", path, e)),
+    }
+}
+
+pub fn remove_dir_all(dir: &Path, what: &'static str) -> Result<()> {
+    step(what, dir, || fs::remove_dir_all(dir))
+}
+
+pub fn sync_file(path: &Path) -> Result<()> {
+    step("flush", path, || File::open(path)?.sync_all())
+}
+
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    step("flush directory", dir, || File::open(dir)?.sync_all())
+}
+
+pub fn sync_parent(path: &Path) -> Result<()> {
+    match path.parent() {
+        Some(parent) => sync_dir(parent),
+        None => Ok(()),
+    }
+}
