@@ -99,8 +99,17 @@ impl<'a> Executor<'a> {
     /// before the file is replaced, so replacing it loses nothing.
     fn archive_copy(&self, relative: &Path, path: &Path) -> Result<PathBuf> {
         let dest = self.archive_path(relative)?;
-        if steps::hard_link(path, &dest).is_err() {
-            // Across devices: a copy, made whole beside its place before it takes the name.
+        if let Err(e) = steps::hard_link(path, &dest) {
+            // Across devices, or on a filesystem without hard links: a copy instead, made
+            // whole beside its place before it takes the name. Any other error is real.
+            if !matches!(
+                e.kind(),
+                io::ErrorKind::CrossesDevices
+                    | io::ErrorKind::PermissionDenied
+                    | io::ErrorKind::Unsupported
+            ) {
+                return Err(Error::write("archive", path, e));
+            }
             let temp = temp_beside(&dest);
             steps::copy(path, &temp)?;
             sync_file(&temp)?;

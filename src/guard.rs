@@ -39,6 +39,34 @@ pub fn acquire(layout: &Layout, force: bool) -> Result<(Guard, Option<String>)> 
     Ok((Guard { _lock: file }, warning))
 }
 
+/// Takes the lock shared, for a reader (`verify`): it fails at once, like [`acquire`], while
+/// an apply or rollback holds it, so a reader never sees a tree half written. Opens the lock
+/// file read-only and creates nothing, so it works on a read-only filesystem; without a lock
+/// file (nothing was ever applied) there is nothing to wait for.
+pub fn shared(layout: &Layout) -> Result<Option<Guard>> {
+    let file = match File::open(&layout.lock) {
+        Ok(file) => file,
+        // No metadata dir (or a `patches` path that is a file, which the survey reports).
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(Error::read("open the lock file", &layout.lock, e)),
+    };
+    match file.try_lock_shared() {
+        Ok(()) => Ok(Some(Guard { _lock: file })),
+        Err(TryLockError::WouldBlock) => Err(Error::Locked {
+            path: layout.lock.clone(),
+            holder: lock_holder(&file),
+        }),
+        Err(TryLockError::Error(e)) => Err(Error::read("lock", &layout.lock, e)),
+    }
+}
+
 /// The pid holding a lock on `file`, from `/proc/locks` (Linux). Reading it there rather
 /// than writing it into the lock file keeps a no-change run from writing anything.
 fn lock_holder(file: &File) -> Option<u32> {

@@ -97,7 +97,14 @@ fn refuse_backup_of_patched_plugins(layout: &Layout, survey: &Survey, plan: &Pla
     let applied_before = recorded
         .applied()
         .is_some_and(|list| list.iter().any(|n| n != layout::BACKUP_NAME));
-    if plan.create_backup && (applied_before || !recorded.placed().is_empty()) {
+    // Not `recorded.placed()`: that includes an interrupted run's journal, and a run is
+    // interrupted before its first plugin write whenever it had no backup yet.
+    let placed_before = recorded.jars.as_ref().is_some_and(|j| !j.jars.is_empty())
+        || recorded
+            .state
+            .as_ref()
+            .is_some_and(|s| !s.placed.is_empty());
+    if plan.create_backup && (applied_before || placed_before) {
         return Err(Error::bad_input(
             &layout.backup,
             "the backup is missing, but the metadata says patches were applied: plugins no longer hold the original bundles",

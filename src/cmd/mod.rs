@@ -37,13 +37,18 @@ fn fingerprint(layout: &Layout) -> Result<Fingerprint> {
     ))
 }
 
-/// The layout of the configured product home and a survey of it.
-pub fn open(config: &Config) -> Result<(Layout, Survey, Fingerprint)> {
-    let layout = Layout::new(
+/// The layout of the configured product home.
+pub fn layout(config: &Config) -> Result<Layout> {
+    Layout::new(
         &config.home,
         config.patches_dir.as_deref(),
         config.servicepacks_dir.as_deref(),
-    )?;
+    )
+}
+
+/// The layout of the configured product home and a survey of it.
+pub fn open(config: &Config) -> Result<(Layout, Survey, Fingerprint)> {
+    let layout = layout(config)?;
     let before = fingerprint(&layout)?;
     let survey = survey(&layout, !config.no_cache)?;
     Ok((layout, survey, before))

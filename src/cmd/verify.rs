@@ -8,14 +8,18 @@ use crate::cli::Config;
 use crate::digest::Md5Digest;
 use crate::error::Result;
 use crate::exit_codes;
+use crate::guard;
 use crate::layout::Layout;
 use crate::plan::{ActionKind, Event, Plan, plan_apply};
 use crate::report;
-use crate::survey::Survey;
+use crate::survey::{Survey, survey};
 
 /// Runs `verify`.
 pub fn run(config: &Config) -> Result<Output> {
-    let (layout, survey, _) = super::open(config)?;
+    let layout = super::layout(config)?;
+    // Held while reading, so an apply or rollback cannot change the tree under us.
+    let _shared = guard::shared(&layout)?;
+    let survey = survey(&layout, !config.no_cache)?;
     let plan = plan_apply(&survey.discovery, &survey.observed);
     let problems = problems(&layout, &survey, &plan);
     let code = if problems.is_empty() {

@@ -5,9 +5,11 @@ mod support;
 
 mod apply;
 mod cache;
+mod crash;
 mod errors;
 mod log_and_metadata;
 mod names;
 mod order;
+mod recovery;
 mod rollback;
 mod verify;
