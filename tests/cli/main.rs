@@ -7,6 +7,7 @@ mod apply;
 mod cache;
 mod crash;
 mod errors;
+mod kill;
 mod log_and_metadata;
 mod names;
 mod order;

@@ -70,6 +70,18 @@ impl Env {
         Env { _dir: dir, home }
     }
 
+    /// A product home already built in `dir`, which the `Env` now owns.
+    pub fn at(dir: tempfile::TempDir, home: ProductHome) -> Env {
+        Env { _dir: dir, home }
+    }
+
+    /// An empty product home in a new temporary directory under `parent`.
+    pub fn empty_in(parent: &Path) -> Env {
+        let dir = tempfile::tempdir_in(parent).expect("temp dir");
+        let home = ProductHome::create(&dir.path().join("product"));
+        Env { _dir: dir, home }
+    }
+
     /// The sample product of `fixtures/sample-product`, generated afresh.
     pub fn sample() -> Env {
         let dir = tempfile::tempdir().expect("temp dir");
