@@ -138,11 +138,16 @@ pub fn decode_path(text: &str) -> Option<PathBuf> {
 /// Parses a JSON state file; `None` (reported by the caller) when it is damaged or of
 /// another schema version.
 pub fn parse_json<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Option<T> {
-    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-    if value.get("schema_version")?.as_u64()? != u64::from(STATE_SCHEMA_VERSION) {
+    /// Just the version: serde skips the rest without building it.
+    #[derive(Deserialize)]
+    struct Version {
+        schema_version: u32,
+    }
+    let version: Version = serde_json::from_slice(bytes).ok()?;
+    if version.schema_version != STATE_SCHEMA_VERSION {
         return None;
     }
-    serde_json::from_value(value).ok()
+    serde_json::from_slice(bytes).ok()
 }
 
 /// Renders a JSON state file (pretty, newline-terminated, stable key order).

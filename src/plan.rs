@@ -46,17 +46,21 @@ impl Recorded {
     /// Every target an earlier apply (ours or the runtime's) placed, with its entry when
     /// known — including what an interrupted apply may have placed before it could record it.
     pub fn placed(&self) -> BTreeMap<PathBuf, Option<String>> {
-        let mut placed: BTreeMap<PathBuf, Option<String>> = BTreeMap::new();
-        for name in self.jars.iter().flat_map(|j| j.jars.keys()) {
-            placed.insert(name.clone(), None);
-        }
-        for (target, record) in self.journal.iter().flat_map(Journal::targets) {
-            placed.insert(target, Some(record.entry.clone()));
-        }
-        for (target, record) in self.state.iter().flat_map(State::targets) {
-            placed.insert(target, Some(record.entry.clone()));
-        }
-        placed
+        // Collected in sorted runs, the last of equal targets winning (state over journal
+        // over the jar list): one bulk build instead of a search per insert.
+        let jars = self
+            .jars
+            .iter()
+            .flat_map(|j| j.jars.keys())
+            .map(|name| (name.clone(), None));
+        let journal = self.journal.iter().flat_map(Journal::targets);
+        let state = self.state.iter().flat_map(State::targets);
+        jars.chain(
+            journal
+                .chain(state)
+                .map(|(target, record)| (target, Some(record.entry.clone()))),
+        )
+        .collect()
     }
 }
 
@@ -187,12 +191,19 @@ impl Plan {
 /// The targets a plan can touch, so the reader hashes only those: everything the apply
 /// order provides and everything an earlier apply placed.
 pub fn targets_of_interest(discovery: &Discovery, recorded: &Recorded) -> BTreeSet<PathBuf> {
-    let mut targets: BTreeSet<PathBuf> = discovery
+    targets_with(discovery, &recorded.placed())
+}
+
+/// [`targets_of_interest`] with the placed targets already worked out.
+fn targets_with(
+    discovery: &Discovery,
+    placed: &BTreeMap<PathBuf, Option<String>>,
+) -> BTreeSet<PathBuf> {
+    discovery
         .order()
         .flat_map(|e| e.files.iter().map(|f| f.target.clone()))
-        .collect();
-    targets.extend(recorded.placed().into_keys());
-    targets
+        .chain(placed.keys().cloned())
+        .collect()
 }
 
 /// What the apply order provides: the backup overlaid with each entry in turn, later
@@ -222,12 +233,11 @@ pub fn plan_apply(discovery: &Discovery, observed: &Observed) -> Plan {
     let mut plan = Plan {
         create_backup: observed.backup.is_none(),
         applied_list: discovery.applied_list(true),
-        events: events(discovery, &observed.recorded, &provided),
+        events: events(discovery, &observed.recorded, &provided, &placed),
         foreign: foreign(observed, &provided, &placed),
         ..Plan::default()
     };
-    let targets = targets_of_interest(discovery, &observed.recorded);
-    for target in targets {
+    for target in targets_with(discovery, &placed) {
         let desired = match provided.get(&target) {
             Some(p) => Desired::Write(p),
             None => match backup_md5(observed, &target) {
@@ -257,7 +267,7 @@ pub fn plan_rollback(
         hide,
         ..Plan::default()
     };
-    for target in targets_of_interest(discovery, &observed.recorded) {
+    for target in targets_with(discovery, &placed) {
         let desired = match backup_md5(observed, &target) {
             Some(md5) => Desired::Restore(md5),
             None => Desired::Absent,
@@ -337,6 +347,7 @@ fn events(
     discovery: &Discovery,
     recorded: &Recorded,
     provided: &BTreeMap<PathBuf, Provided>,
+    placed: &BTreeMap<PathBuf, Option<String>>,
 ) -> Vec<Event> {
     let new_event = |name: &str, kind: EntryKind| match kind {
         EntryKind::ServicePack => Event::NewServicePack(name.to_string()),
@@ -373,7 +384,6 @@ fn events(
 
     // A bundle change is news only when neither its new provider is a new entry nor its
     // previous provider a reverted one: those events already explain it.
-    let placed = recorded.placed();
     let reverted = |target: &PathBuf, events: &[Event]| {
         placed
             .get(target)

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -116,13 +117,11 @@ type Listing = BTreeMap<PathBuf, (Present, u64)>;
 /// Every file under `root` (relative path → size), and carbon-patch's own temporary files
 /// found there. Directories are walked; symbolic links count as the file they name.
 fn list_tree(root: &Path) -> Result<(Listing, Vec<PathBuf>)> {
-    let mut files = BTreeMap::new();
+    // Unsorted walk, sorted once by the map: walkdir's per-directory sort re-parses each
+    // path's file name at every comparison, which dominated a no-change run.
+    let mut files = Vec::new();
     let mut leftovers = Vec::new();
-    for item in walkdir::WalkDir::new(root)
-        .min_depth(1)
-        .follow_links(false)
-        .sort_by_file_name()
-    {
+    for item in walkdir::WalkDir::new(root).min_depth(1).follow_links(false) {
         let item = item.map_err(|e| {
             let path = e.path().unwrap_or(root).to_path_buf();
             Error::read(
@@ -135,19 +134,26 @@ fn list_tree(root: &Path) -> Result<(Listing, Vec<PathBuf>)> {
         if item.file_type().is_dir() {
             continue;
         }
-        let relative = item
-            .path()
-            .strip_prefix(root)
-            .unwrap_or(item.path())
-            .to_path_buf();
+        // Nearly every file sits right under the root: its name is the relative path.
+        let relative = match item.depth() {
+            1 => PathBuf::from(item.file_name()),
+            _ => item
+                .path()
+                .strip_prefix(root)
+                .unwrap_or(item.path())
+                .to_path_buf(),
+        };
         if layout::is_temp_name(item.file_name()) {
             leftovers.push(relative);
             continue;
         }
         let len = fs::metadata(item.path()).map(|m| m.len()).unwrap_or(0);
-        files.insert(relative, (Present::default(), len));
+        files.push((relative, (Present::default(), len)));
     }
-    Ok((files, leftovers))
+    leftovers.sort();
+    // Byte order is path order for names without `/`: the map's own sort then only checks.
+    files.sort_unstable_by(|(a, _), (b, _)| a.as_os_str().as_bytes().cmp(b.as_os_str().as_bytes()));
+    Ok((files.into_iter().collect(), leftovers))
 }
 
 /// Compares the backup with the manifest carbon-patch wrote when it made it.
