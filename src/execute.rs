@@ -13,6 +13,7 @@ use std::sync::Mutex;
 
 use rayon::prelude::*;
 
+use crate::digest::Md5Digest;
 use crate::error::{Error, Result};
 use crate::journal::Journal;
 use crate::layout::{self, Layout};
@@ -36,6 +37,8 @@ pub struct Executor<'a> {
 pub struct Done {
     /// Where the old content went, when it was archived.
     pub archived_to: Option<PathBuf>,
+    /// The MD5 of what was written, hashed while copying (`None` for an archive).
+    pub written: Option<Md5Digest>,
 }
 
 impl<'a> Executor<'a> {
@@ -57,42 +60,34 @@ impl<'a> Executor<'a> {
     /// Carries out one planned action.
     pub fn run(&self, action: &Action) -> Result<Done> {
         let target = self.layout.plugins.join(&action.target);
-        let archived_to = match &action.kind {
-            ActionKind::Write { source, .. } => {
-                self.replace_keeping_old(action, &target, source)?
-            }
-            ActionKind::Restore { .. } => {
-                let backup = self.layout.backup.join(&action.target);
-                self.replace_keeping_old(action, &target, &backup)?
-            }
+        let source = match &action.kind {
+            ActionKind::Write { source, .. } => source.clone(),
+            ActionKind::Restore { .. } => self.layout.backup.join(&action.target),
             ActionKind::Archive => {
                 let dest = self.archive_path(&action.target)?;
                 move_file(&target, &dest)?;
-                Some(dest)
+                return Ok(Done {
+                    archived_to: Some(dest),
+                    written: None,
+                });
             }
         };
-        Ok(Done { archived_to })
+        let archived_to = match action.keep_old && action.old.is_some() {
+            true => Some(self.archive_copy(&action.target, &target)?),
+            false => None,
+        };
+        let (dir, md5) = replace_unflushed(&target, &source)?;
+        lock(&self.renamed_in).insert(dir);
+        Ok(Done {
+            archived_to,
+            written: Some(md5),
+        })
     }
 
     /// Flushes every directory an action renamed a file into.
     pub fn finish(&self) -> Result<()> {
         let dirs = std::mem::take(&mut *lock(&self.renamed_in));
         dirs.iter().try_for_each(|dir| sync_dir(dir))
-    }
-
-    fn replace_keeping_old(
-        &self,
-        action: &Action,
-        target: &Path,
-        source: &Path,
-    ) -> Result<Option<PathBuf>> {
-        let archived_to = match action.keep_old && action.old.is_some() {
-            true => Some(self.archive_copy(&action.target, target)?),
-            false => None,
-        };
-        let dir = replace_unflushed(target, source)?;
-        lock(&self.renamed_in).insert(dir);
-        Ok(archived_to)
     }
 
     /// A hard link (or, across devices, a copy) of the file at `path` in the archive, flushed
@@ -180,25 +175,30 @@ fn temp_beside(target: &Path) -> PathBuf {
     target.with_file_name(name)
 }
 
-/// Atomically replaces `target` with a copy of `source`: the copy is written beside it,
-/// flushed, given the target's current mode (or the source's for a new file) and the
-/// source's modification time, then renamed over the target. Returns the directory, which
-/// the caller flushes (once for many files).
-fn replace_unflushed(target: &Path, source: &Path) -> Result<PathBuf> {
+/// Atomically replaces `target` with a copy of `source`: the copy is written beside it
+/// (hashed on the way), flushed, given the target's current mode (or the source's for a
+/// new file) and the source's modification time, then renamed over the target. Returns the
+/// directory, which the caller flushes (once for many files), and the written bytes' MD5.
+fn replace_unflushed(target: &Path, source: &Path) -> Result<(PathBuf, Md5Digest)> {
     let parent = target.parent().unwrap_or(Path::new("."));
     steps::create_dir_all(parent)?;
-    let mode = fs::metadata(target).ok().map(|m| m.permissions());
-    let modified = fs::metadata(source).and_then(|m| m.modified()).ok();
+    let source_meta = fs::metadata(source).map_err(|e| Error::read("inspect", source, e))?;
+    // The target's mode, or the source's for a new file (what `fs::copy` would give).
+    let mode = fs::metadata(target)
+        .map(|m| m.permissions())
+        .unwrap_or(source_meta.permissions());
+    let modified = source_meta.modified().ok();
     let temp = temp_beside(target);
     steps::remove_file(&temp)?;
-    let result = steps::copy(source, &temp)
-        .and_then(|_| steps::finish_file(&temp, mode, modified))
-        .and_then(|()| steps::rename(&temp, target, "rename into"));
+    let result = steps::copy_hashing(source, &temp).and_then(|md5| {
+        steps::finish_file(&temp, Some(mode), modified)?;
+        steps::rename(&temp, target, "rename into")?;
+        Ok(md5)
+    });
     if result.is_err() {
         let _ = fs::remove_file(&temp);
     }
-    result?;
-    Ok(parent.to_path_buf())
+    Ok((parent.to_path_buf(), result?))
 }
 
 /// Atomically writes `bytes` to `path` unless it already holds exactly them. Returns

@@ -116,6 +116,16 @@ pub enum ActionKind {
     Archive,
 }
 
+impl ActionKind {
+    /// The MD5 the target has once the action is done (`None`: it is taken out).
+    pub fn md5(&self) -> Option<Md5Digest> {
+        match self {
+            ActionKind::Write { md5, .. } | ActionKind::Restore { md5 } => Some(*md5),
+            ActionKind::Archive => None,
+        }
+    }
+}
+
 /// A change since the last apply, for the log and the report (SPEC §10).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "event", content = "name")]

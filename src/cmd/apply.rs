@@ -5,13 +5,11 @@ use std::path::PathBuf;
 
 use crate::Output;
 use crate::cli::Config;
-use rayon::prelude::*;
 
 use crate::cache::DigestCache;
-use crate::digest::Md5Digest;
 use crate::discover::{Discovery, EntryKind};
 use crate::error::{Error, Result};
-use crate::execute::{self, Executor};
+use crate::execute::{self, Done, Executor};
 use crate::exit_codes;
 use crate::journal::{Journal, Operation};
 use crate::layout::{self, Layout};
@@ -198,11 +196,12 @@ fn carry_out(layout: &Layout, survey: &Survey, plan: &Plan, log: &mut PatchLog) 
     let executor = Executor::new(layout, "apply");
     let done = executor.run_all(&plan.actions);
     executor.finish()?;
+    let done = done?;
     let archived: Vec<(PathBuf, PathBuf)> = plan
         .actions
         .iter()
-        .zip(done?)
-        .filter_map(|(action, done)| Some((action.target.clone(), done.archived_to?)))
+        .zip(&done)
+        .filter_map(|(action, done)| Some((action.target.clone(), done.archived_to.clone()?)))
         .collect();
     if changed {
         log_patch_level(&survey.discovery, log);
@@ -214,7 +213,7 @@ fn carry_out(layout: &Layout, survey: &Survey, plan: &Plan, log: &mut PatchLog) 
         );
     }
 
-    let problems = check_written(layout, plan, &survey.cache)?;
+    let problems = check_written(layout, plan, &done, &survey.cache);
     log.runtime(Level::Info, "Patch verification started");
     if problems.is_empty() {
         log.runtime(Level::Info, "Patch verification successfully completed");
@@ -256,32 +255,26 @@ fn log_patch_level(discovery: &Discovery, log: &mut PatchLog) {
     }
 }
 
-/// Re-reads every file just written and compares it with what the plan wanted; targets
-/// not written were compared during the survey.
-fn check_written(layout: &Layout, plan: &Plan, cache: &DigestCache) -> Result<Vec<String>> {
-    let written: Vec<(&PathBuf, Md5Digest, Option<&str>)> = plan
-        .actions
-        .iter()
-        .filter_map(|a| match &a.kind {
-            ActionKind::Write { entry, md5, .. } => Some((&a.target, *md5, Some(entry.as_str()))),
-            ActionKind::Restore { md5 } => Some((&a.target, *md5, None)),
-            ActionKind::Archive => None,
-        })
-        .collect();
-    let digests: Vec<Md5Digest> = written
-        .par_iter()
-        .map(|(t, _, _)| cache.md5(&layout.plugins.join(t)))
-        .collect::<Result<_>>()?;
-    Ok(written
-        .iter()
-        .zip(digests)
-        .filter(|((_, want, _), got)| want != got)
-        .map(|((target, want, entry), _)| match entry {
-            Some(entry) => not_applied(target, *want, entry),
-            None => format!(
+/// Compares what was written (hashed while it was copied) with what the plan wanted, and
+/// records the written files in the digest cache; targets not written were compared during
+/// the survey.
+fn check_written(layout: &Layout, plan: &Plan, done: &[Done], cache: &DigestCache) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (action, done) in plan.actions.iter().zip(done) {
+        let (Some(got), Some(want)) = (done.written, action.kind.md5()) else {
+            continue;
+        };
+        if got == want {
+            cache.record(&layout.plugins.join(&action.target), got);
+            continue;
+        }
+        problems.push(match &action.kind {
+            ActionKind::Write { entry, .. } => not_applied(&action.target, want, entry),
+            _ => format!(
                 "{}(MD5: {want}) was restored from the backup, but differs",
-                target.display()
+                action.target.display()
             ),
-        })
-        .collect())
+        });
+    }
+    problems
 }
