@@ -6,6 +6,7 @@ mod support;
 mod apply;
 mod cache;
 mod errors;
+mod hostile;
 mod log_and_metadata;
 mod names;
 mod order;
