@@ -395,4 +395,6 @@ fn events(
 }
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;
