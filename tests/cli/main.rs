@@ -10,5 +10,6 @@ mod hostile;
 mod log_and_metadata;
 mod names;
 mod order;
+mod properties;
 mod rollback;
 mod verify;
