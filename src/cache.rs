@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::{Md5Digest, md5_file};
 use crate::error::{Error, Result};
+use crate::manifest;
 use crate::metadata::{self, STATE_SCHEMA_VERSION, decode_path, encode_path};
 
 /// How much older than the cache file an entry's ctime must be to be trusted, on
@@ -139,7 +140,7 @@ impl DigestCache {
             .loaded
             .get(&id)
             .filter(|e| e.key == key && key.ctime_ns < self.trusted_before_ns)
-            .filter(|e| name_of.is_none() || e.name.is_some());
+            .filter(|e| name_of.is_none() || e.name.as_deref().is_some_and(is_sound_name));
         let entry = match hit {
             Some(entry) => entry.clone(),
             None => {
@@ -214,6 +215,13 @@ impl DigestCache {
             entries,
         })
     }
+}
+
+/// Whether a cached bundle name may be used: the cache file is only as trustworthy as
+/// whoever last edited the metadata dir, so a cached name must pass the rule a name read
+/// from a manifest passes (SPEC §4, §12); one that does not is a miss, read again.
+fn is_sound_name(encoded: &str) -> bool {
+    decode_path(encoded).is_some_and(|name| manifest::refusal(name.as_os_str()).is_none())
 }
 
 #[cfg(test)]
@@ -314,6 +322,32 @@ mod tests {
             .md5_and_name(&file, || panic!("the name must come from the cache"))
             .unwrap();
         assert_eq!(name, "org.a_1.jar");
+    }
+
+    #[test]
+    fn a_cached_name_that_would_leave_plugins_is_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.jar");
+        fs::write(&file, b"one").unwrap();
+        let learnt = DigestCache::load(Path::new("/nonexistent"), true);
+        learnt
+            .md5_and_name(&file, || Ok("org.a_1.jar".into()))
+            .unwrap();
+        let text = String::from_utf8(learnt.render(&HashSet::from([file.to_path_buf()])))
+            .unwrap()
+            .replace("\"org.a_1.jar\"", "\"../../../bin/evil.jar\"");
+        let path = dir.path().join("cache.json");
+        fs::write(&path, text).unwrap();
+        fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(later())
+            .unwrap();
+        let (_, name) = DigestCache::load(&path, true)
+            .md5_and_name(&file, || Ok("org.a_1.jar".into()))
+            .unwrap();
+        assert_eq!(name, "org.a_1.jar", "the forged name is not used");
     }
 
     #[test]

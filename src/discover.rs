@@ -97,6 +97,29 @@ impl Discovery {
 /// Discovers entries under the layout's patches and servicepacks, reads every manifest
 /// and hashes every file (in parallel). Bad input is an error naming its path.
 pub fn discover(layout: &Layout, cache: &DigestCache) -> Result<Discovery> {
+    discover_readable(layout, cache).map_err(unreadable_is_bad_input)
+}
+
+/// Patches and service packs are input the operator hands over: one that cannot be read
+/// (permission denied) is bad input (SPEC §6.1, exit 2), like a corrupt jar, not an I/O
+/// failure of the run.
+fn unreadable_is_bad_input(error: Error) -> Error {
+    match error {
+        Error::Read { path, source, .. }
+            if source.kind() == std::io::ErrorKind::PermissionDenied =>
+        {
+            Error::bad_input_from(
+                &path,
+                "cannot read this part of a patch or service pack",
+                "make it readable by the user running carbon-patch (chmod, chown), or remove it; nothing was changed",
+                source,
+            )
+        }
+        other => other,
+    }
+}
+
+fn discover_readable(layout: &Layout, cache: &DigestCache) -> Result<Discovery> {
     let roots = allowed_roots(layout)?;
     let mut found = Discovery::default();
 

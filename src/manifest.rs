@@ -3,7 +3,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Seek};
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -118,23 +118,34 @@ pub fn is_jar(file_name: &OsStr) -> bool {
 /// The name `path` lands under in plugins: its bundle name when it is a jar with both
 /// OSGi headers, else its own file name. Refused names and unreadable jars are errors.
 pub fn target_name(path: &Path, file_name: &OsStr) -> Result<OsString> {
-    let name = if is_jar(file_name) {
-        match read_manifest(path)? {
-            Some(bytes) => bundle_file_name(&parse_main_section(&bytes)).map(OsString::from),
-            None => None,
-        }
+    let manifest = if is_jar(file_name) {
+        read_manifest(path)?
     } else {
         None
     };
-    let name = name.unwrap_or_else(|| file_name.to_os_string());
-    if let Some(why) = refusal(&name) {
-        return Err(Error::bad_input(
+    decide_name(manifest.as_deref(), file_name).map_err(|(name, why)| {
+        Error::bad_input(
             path,
             format!("refused bundle name {:?}: {why}", name.to_string_lossy()),
             "fix the jar's Bundle-SymbolicName / Bundle-Version (or the file name), or remove the file",
-        ));
+        )
+    })
+}
+
+/// The pure part of [`target_name`]: the bundle name from `manifest` (the bytes of a jar's
+/// manifest, if it is a jar that has one), else `file_name`; a refused name comes back
+/// with the reason.
+pub fn decide_name(
+    manifest: Option<&[u8]>,
+    file_name: &OsStr,
+) -> std::result::Result<OsString, (OsString, &'static str)> {
+    let name = manifest
+        .and_then(|bytes| bundle_file_name(&parse_main_section(bytes)))
+        .map_or_else(|| file_name.to_os_string(), OsString::from);
+    match refusal(&name) {
+        Some(why) => Err((name, why)),
+        None => Ok(name),
     }
-    Ok(name)
 }
 
 /// Checks every component of a file's path inside a directory of an entry (it lands under
@@ -159,9 +170,15 @@ pub fn check_nested_path(source: &Path, relative: &Path) -> Result<()> {
 /// Reads the manifest of the jar at `path`: `None` when the jar has none. A file that is
 /// not a readable zip, or a manifest larger than [`MAX_MANIFEST_BYTES`], is bad input.
 pub fn read_manifest(path: &Path) -> Result<Option<Vec<u8>>> {
-    const HINT: &str = "replace the file with an intact copy of the jar, or remove it";
     let file = File::open(path).map_err(|e| Error::read("open", path, e))?;
-    let mut archive = zip::ZipArchive::new(file)
+    manifest_of(file, path)
+}
+
+/// Reads the manifest of the jar whose bytes `jar` yields, as [`read_manifest`] does;
+/// `path` only names the jar in errors.
+pub fn manifest_of(jar: impl Read + Seek, path: &Path) -> Result<Option<Vec<u8>>> {
+    const HINT: &str = "replace the file with an intact copy of the jar, or remove it";
+    let mut archive = zip::ZipArchive::new(jar)
         .map_err(|e| Error::bad_input_from(path, "not a valid jar (zip) file", HINT, e))?;
     // java.util.jar.JarFile falls back to a case-insensitive lookup of the manifest.
     let index = archive.index_for_name(MANIFEST_PATH).or_else(|| {
@@ -189,6 +206,9 @@ pub fn read_manifest(path: &Path) -> Result<Option<Vec<u8>>> {
     }
     Ok(Some(bytes))
 }
+
+#[cfg(test)]
+mod properties;
 
 #[cfg(test)]
 mod tests {

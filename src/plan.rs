@@ -422,4 +422,6 @@ fn events(
 }
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;
