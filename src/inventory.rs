@@ -1,0 +1,853 @@
+//! The inventory behind `status` (OPatch's `lsinventory` for Carbon): every entry's state,
+//! who provides each bundle and whom it overrides, version conflicts by symbolic name,
+//! foreign files, the backup, the last run and the ordering traps. A pure function of what
+//! the survey read; `cmd::status` does the reading and the reporter the printing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::digest::Md5Digest;
+use crate::discover::{Discovery, EntryKind};
+use crate::layout;
+use crate::plan::{ActionKind, Event, Observed, Plan};
+
+/// An entry directory that a rollback moved into a `.rolled-back/` directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetAside {
+    /// Its name there (`patch0003`, or `patch0003~2` when the name was taken).
+    pub name: String,
+    /// Service pack or patch (which `.rolled-back/` it is in).
+    pub kind: EntryKind,
+    /// Where it is now, relative to PRODUCT_HOME where possible.
+    pub path: String,
+}
+
+/// Everything `status` reads, besides the survey's discovery and observations.
+#[derive(Debug)]
+pub struct Inputs<'a> {
+    /// Entries and their files.
+    pub discovery: &'a Discovery,
+    /// Plugins, backup and metadata.
+    pub observed: &'a Observed,
+    /// What `apply` would do now.
+    pub plan: &'a Plan,
+    /// Problems with the backup against its manifest.
+    pub backup_problems: &'a [String],
+    /// Damaged metadata.
+    pub metadata_problems: &'a [String],
+    /// Whether carbon-patch made the backup (its manifest exists).
+    pub backup_manifest: bool,
+    /// Whether an interrupted backup (`.patch0000.partial`) is lying beside the backup.
+    pub partial_backup: bool,
+    /// Entries in the `.rolled-back/` directories.
+    pub set_aside: &'a [SetAside],
+    /// The lines of patches.log's last run (see [`last_run`]).
+    pub last_run: Option<LastRun>,
+    /// Where the directories are, relative to PRODUCT_HOME where possible.
+    pub paths: LayoutPaths,
+    /// PRODUCT_HOME, to show paths relative to it.
+    pub home: &'a Path,
+}
+
+/// The Carbon layout as found.
+#[derive(Debug, Clone, Serialize)]
+pub struct LayoutPaths {
+    /// `repository/components/plugins`.
+    pub plugins: String,
+    /// The patches directory.
+    pub patches: String,
+    /// The service packs directory.
+    pub servicepacks: String,
+}
+
+/// The state of one entry (service pack or patch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryState {
+    /// In the apply order, recorded as applied, and plugins hold its bundles.
+    Applied,
+    /// In the apply order but not applied yet.
+    Pending,
+    /// Applied, but a file was added to, changed in or removed from it since.
+    Changed,
+    /// Applied, but plugins do not hold (all of) its bundles.
+    Broken,
+    /// A patch the latest service pack already contains: skipped.
+    Covered,
+    /// A service pack older than the latest: never applied.
+    Superseded,
+    /// Recorded as applied, but its directory is gone: the next apply reverts it.
+    Gone,
+    /// Recorded as applied, present, but no longer in the apply order (now covered, or an
+    /// older service pack): the next apply reverts it.
+    Dropped,
+    /// Moved aside by a rollback.
+    RolledBack,
+}
+
+impl EntryState {
+    /// Whether this state needs the operator's attention (`status` exits 1).
+    pub fn needs_attention(self) -> bool {
+        matches!(
+            self,
+            EntryState::Pending
+                | EntryState::Changed
+                | EntryState::Broken
+                | EntryState::Gone
+                | EntryState::Dropped
+        )
+    }
+}
+
+/// One entry in the inventory.
+#[derive(Debug, Clone, Serialize)]
+pub struct EntryStatus {
+    /// Directory name.
+    pub name: String,
+    /// `service_pack` or `patch`.
+    pub kind: EntryKind,
+    /// Its state.
+    pub state: EntryState,
+    /// Where it is, relative to PRODUCT_HOME (`null` when gone).
+    pub path: Option<String>,
+    /// Number of files it provides (entries in the apply order only).
+    pub files: Option<usize>,
+    /// What explains the state, one line each.
+    pub details: Vec<String>,
+}
+
+/// Who provides one bundle, and whom it overrides.
+#[derive(Debug, Clone, Serialize)]
+pub struct BundleStatus {
+    /// The name in plugins.
+    pub target: String,
+    /// The entry whose file lands there (the last in the apply order that ships it).
+    pub provider: String,
+    /// MD5 of that file.
+    pub md5: Md5Digest,
+    /// Earlier entries in the apply order that ship the same name, and so are overridden.
+    pub overrides: Vec<Overridden>,
+    /// Whether the bundle replaces an original one (in the backup), or is new.
+    pub replaces_original: bool,
+    /// `ok` (plugins hold it), `pending` (its provider is not applied yet), `differs`, or
+    /// `missing`.
+    pub in_plugins: &'static str,
+}
+
+/// An earlier provider of a bundle.
+#[derive(Debug, Clone, Serialize)]
+pub struct Overridden {
+    /// The entry.
+    pub entry: String,
+    /// Whether its file has the same content as the winner's.
+    pub same_content: bool,
+}
+
+/// One symbolic name that plugins would hold in more than one version.
+#[derive(Debug, Clone, Serialize)]
+pub struct Conflict {
+    /// `older` when an entry ships a version older than one it sits beside, else `versions`.
+    pub kind: &'static str,
+    /// The Bundle-SymbolicName (from the file name `<name>_<version>.jar`).
+    pub symbolic_name: String,
+    /// Every version, with where each comes from.
+    pub versions: Vec<ConflictVersion>,
+    /// One line for people.
+    pub message: String,
+}
+
+/// One version of a conflicting bundle.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConflictVersion {
+    /// The version.
+    pub version: String,
+    /// Its name in plugins.
+    pub target: String,
+    /// Where it comes from: entries in apply order, `patch0000` for the original.
+    pub from: Vec<String>,
+}
+
+/// The backup's state.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackupStatus {
+    /// `present`, `missing`, or `damaged`.
+    pub state: &'static str,
+    /// Number of files in it.
+    pub files: Option<usize>,
+    /// Whether carbon-patch made it (and so can check it against its manifest).
+    pub checked_against_manifest: bool,
+    /// Whether an interrupted backup lies beside it (discarded by the next apply).
+    pub partial_left: bool,
+    /// What is wrong with it.
+    pub problems: Vec<String>,
+}
+
+/// The last run recorded in patches.log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LastRun {
+    /// `apply` (carbon-patch apply or a server start: both log the same words) or `rollback`.
+    pub kind: &'static str,
+    /// When it started, as logged.
+    pub started: String,
+    /// When it logged its last line.
+    pub ended: String,
+    /// `verified`, `verified_with_problems`, `no_change`, `rolled_back`, `stopped`, or
+    /// `unfinished` (no closing line).
+    pub outcome: &'static str,
+    /// The closing line (the error, for a stopped run).
+    pub last_message: String,
+}
+
+/// The whole inventory.
+#[derive(Debug, Clone, Serialize)]
+pub struct Inventory {
+    /// Where the directories are.
+    pub layout: LayoutPaths,
+    /// The Carbon kernel version, read from the name of `org.wso2.carbon.core_<version>.jar`
+    /// in the backup (or plugins).
+    pub kernel: Option<String>,
+    /// Which applied lists exist: `4.4+` (`prePatchedDir.txt`), `4.2` (`prePatched.txt`).
+    pub applied_lists: Vec<&'static str>,
+    /// The latest service pack.
+    pub service_pack: Option<String>,
+    /// Every entry: the apply order first, then covered, superseded, gone, rolled back.
+    pub entries: Vec<EntryStatus>,
+    /// Every bundle the apply order provides.
+    pub bundles: Vec<BundleStatus>,
+    /// Symbolic names that plugins would hold in more than one version.
+    pub conflicts: Vec<Conflict>,
+    /// Files in plugins placed by something else (not the backup, not carbon-patch).
+    pub foreign: Vec<String>,
+    /// The backup.
+    pub backup: BackupStatus,
+    /// The last run in patches.log.
+    pub last_run: Option<LastRun>,
+    /// Names whose byte-wise order differs from their numeric order (SPEC §3).
+    pub ordering_traps: Vec<String>,
+    /// Entries of patches and servicepacks that are neither a patch nor a service pack.
+    pub ignored: Vec<String>,
+    /// Damaged metadata.
+    pub metadata_problems: Vec<String>,
+    /// Files `apply` would write, restore or archive now.
+    pub pending_writes: usize,
+    /// Why `status` exits 1; empty when all is well.
+    pub attention: Vec<String>,
+}
+
+/// Builds the inventory.
+pub fn inventory(inputs: &Inputs<'_>) -> Inventory {
+    let discovery = inputs.discovery;
+    let observed = inputs.observed;
+    let plan = inputs.plan;
+    let rel = |p: &Path| {
+        p.strip_prefix(inputs.home)
+            .unwrap_or(p)
+            .to_string_lossy()
+            .into_owned()
+    };
+
+    let entries = entries(inputs, &rel);
+    let bundles = bundles(discovery, observed, plan);
+    let conflicts = conflicts(discovery, observed);
+    let base = base_files(observed);
+    let kernel = base.keys().find_map(|t| {
+        let (name, version) = split_bundle_name(t)?;
+        (name == "org.wso2.carbon.core").then(|| version.to_string())
+    });
+    let mut applied_lists = Vec::new();
+    if observed.recorded.applied_44.is_some() {
+        applied_lists.push("4.4+");
+    }
+    if observed.recorded.applied_42.is_some() {
+        applied_lists.push("4.2");
+    }
+
+    let backup = match &observed.backup {
+        None => BackupStatus {
+            state: "missing",
+            files: None,
+            checked_against_manifest: false,
+            partial_left: inputs.partial_backup,
+            problems: Vec::new(),
+        },
+        Some(files) => BackupStatus {
+            state: if inputs.backup_problems.is_empty() {
+                "present"
+            } else {
+                "damaged"
+            },
+            files: Some(files.len()),
+            checked_against_manifest: inputs.backup_manifest,
+            partial_left: inputs.partial_backup,
+            problems: inputs.backup_problems.to_vec(),
+        },
+    };
+
+    let mut names: Vec<&str> = discovery
+        .patches
+        .iter()
+        .map(|e| e.name.as_str())
+        .chain(discovery.covered.iter().map(String::as_str))
+        .collect();
+    names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    let mut packs: Vec<&str> = discovery
+        .older_service_packs
+        .iter()
+        .map(String::as_str)
+        .chain(discovery.service_pack.iter().map(|e| e.name.as_str()))
+        .collect();
+    packs.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    let mut traps = ordering_traps(&names);
+    traps.extend(ordering_traps(&packs));
+
+    let foreign: Vec<String> = plan
+        .foreign
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+
+    let mut attention = Vec::new();
+    for entry in &entries {
+        if entry.state.needs_attention() {
+            attention.push(format!("{} is {}", entry.name, state_word(entry.state)));
+        }
+    }
+    if !conflicts.is_empty() {
+        attention.push(format!(
+            "{} bundle(s) would be in plugins in more than one version",
+            conflicts.len()
+        ));
+    }
+    if !plan.actions.is_empty() {
+        attention.push(format!(
+            "apply would change {} file(s) in plugins",
+            plan.actions.len()
+        ));
+    }
+    if backup.state == "damaged" {
+        attention.push("the backup is damaged".into());
+    }
+    if backup.state == "missing" && observed.recorded.applied().is_some() {
+        attention.push("the backup is missing, but patches were applied".into());
+    }
+    if backup.partial_left {
+        attention.push("an interrupted backup was left behind".into());
+    }
+    if !inputs.metadata_problems.is_empty() {
+        attention.push("the metadata is damaged".into());
+    }
+    if inputs
+        .last_run
+        .as_ref()
+        .is_some_and(|r| r.outcome == "stopped")
+    {
+        attention.push("the last run stopped before it finished".into());
+    }
+
+    Inventory {
+        layout: inputs.paths.clone(),
+        kernel,
+        applied_lists,
+        service_pack: discovery.service_pack.as_ref().map(|e| e.name.clone()),
+        entries,
+        bundles,
+        conflicts,
+        foreign,
+        backup,
+        last_run: inputs.last_run.clone(),
+        ordering_traps: traps,
+        ignored: discovery.ignored.iter().map(|p| rel(p)).collect(),
+        metadata_problems: inputs.metadata_problems.to_vec(),
+        pending_writes: plan.actions.len(),
+        attention,
+    }
+}
+
+/// How a state reads in a sentence.
+pub fn state_word(state: EntryState) -> &'static str {
+    match state {
+        EntryState::Applied => "applied",
+        EntryState::Pending => "pending",
+        EntryState::Changed => "changed since applied",
+        EntryState::Broken => "applied, but plugins differ",
+        EntryState::Covered => "covered by the service pack",
+        EntryState::Superseded => "superseded by a later service pack",
+        EntryState::Gone => "applied, but its directory is gone",
+        EntryState::Dropped => "applied, but no longer in the apply order",
+        EntryState::RolledBack => "rolled back",
+    }
+}
+
+fn entries(inputs: &Inputs<'_>, rel: &dyn Fn(&Path) -> String) -> Vec<EntryStatus> {
+    let discovery = inputs.discovery;
+    let plan = inputs.plan;
+    let recorded = &inputs.observed.recorded;
+    let previous: Option<BTreeSet<&str>> = recorded
+        .applied()
+        .map(|list| list.iter().map(String::as_str).collect());
+    let placed = recorded.placed();
+
+    // Which entry each bundle-level event and each planned write belongs to.
+    let mut changes: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for event in &plan.events {
+        let entry = match event {
+            Event::Updated(t) | Event::Added(t) => plan.provided.get(t).map(|p| p.entry.clone()),
+            Event::Removed(t) => placed.get(t).cloned().flatten(),
+            _ => continue,
+        };
+        if let Some(entry) = entry
+            && let Some(e) = discovery.order().find(|e| e.name == entry)
+        {
+            changes
+                .entry(e.name.as_str())
+                .or_default()
+                .push(event.to_string());
+        }
+    }
+    let mut drift: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for action in &plan.actions {
+        if let ActionKind::Write { entry, .. } = &action.kind {
+            let how = if action.old.is_some() {
+                "differs"
+            } else {
+                "is missing"
+            };
+            drift
+                .entry(entry.as_str())
+                .or_default()
+                .push(format!("{} in plugins {how}", action.target.display()));
+        }
+    }
+
+    let mut out = Vec::new();
+    for entry in discovery.order() {
+        let applied = previous
+            .as_ref()
+            .is_some_and(|p| p.contains(entry.name.as_str()));
+        let (state, details) = if !applied {
+            let what = match entry.kind {
+                EntryKind::ServicePack => "New service pack available",
+                EntryKind::Patch => "New patch available",
+            };
+            (
+                EntryState::Pending,
+                vec![format!("{what} - {}", entry.name)],
+            )
+        } else if let Some(changed) = changes.get(entry.name.as_str()) {
+            (EntryState::Changed, changed.clone())
+        } else if let Some(differs) = drift.get(entry.name.as_str()) {
+            (EntryState::Broken, differs.clone())
+        } else {
+            (EntryState::Applied, Vec::new())
+        };
+        out.push(EntryStatus {
+            name: entry.name.clone(),
+            kind: entry.kind,
+            state,
+            path: Some(rel(&entry.dir)),
+            files: Some(entry.files.len()),
+            details,
+        });
+    }
+    let pack = discovery.service_pack.as_ref().map(|e| e.name.as_str());
+    let was_applied = |name: &str| previous.as_ref().is_some_and(|p| p.contains(name));
+    for name in &discovery.covered {
+        let (state, details) = if was_applied(name) {
+            (
+                EntryState::Dropped,
+                vec![format!(
+                    "now inside {}; the next apply reverts it",
+                    pack.unwrap_or("the service pack")
+                )],
+            )
+        } else {
+            (
+                EntryState::Covered,
+                vec![format!("inside {}", pack.unwrap_or("the service pack"))],
+            )
+        };
+        out.push(EntryStatus {
+            name: name.clone(),
+            kind: EntryKind::Patch,
+            state,
+            path: Some(rel(&inputs_dir(inputs, EntryKind::Patch).join(name))),
+            files: None,
+            details,
+        });
+    }
+    for name in &discovery.older_service_packs {
+        let (state, details) = if was_applied(name) {
+            (
+                EntryState::Dropped,
+                vec![format!(
+                    "{} is later; the next apply reverts this one",
+                    pack.unwrap_or("another service pack")
+                )],
+            )
+        } else {
+            (
+                EntryState::Superseded,
+                vec![format!(
+                    "{} is later",
+                    pack.unwrap_or("another service pack")
+                )],
+            )
+        };
+        out.push(EntryStatus {
+            name: name.clone(),
+            kind: EntryKind::ServicePack,
+            state,
+            path: Some(rel(&inputs_dir(inputs, EntryKind::ServicePack).join(name))),
+            files: None,
+            details,
+        });
+    }
+    let known: BTreeSet<String> = out.iter().map(|e| e.name.clone()).collect();
+    for name in previous.iter().flatten() {
+        if *name == layout::BACKUP_NAME || known.contains(*name) {
+            continue;
+        }
+        let kind = if name.starts_with(layout::SERVICE_PACK_PREFIX) {
+            EntryKind::ServicePack
+        } else {
+            EntryKind::Patch
+        };
+        out.push(EntryStatus {
+            name: name.to_string(),
+            kind,
+            state: EntryState::Gone,
+            path: None,
+            files: None,
+            details: vec![format!("{name} has been reverted at the next apply")],
+        });
+    }
+    for aside in inputs.set_aside {
+        out.push(EntryStatus {
+            name: aside.name.clone(),
+            kind: aside.kind,
+            state: EntryState::RolledBack,
+            path: Some(aside.path.clone()),
+            files: None,
+            details: vec![format!(
+                "moved to {}; move it back and run apply to re-apply it",
+                aside.path
+            )],
+        });
+    }
+    // Service packs, then patches in name order (the apply order, with the covered ones
+    // where they sort), then those gone, then those rolled back.
+    let group = |e: &EntryStatus| match (e.state, e.kind) {
+        (EntryState::Gone, _) => 2,
+        (EntryState::RolledBack, _) => 3,
+        (_, EntryKind::ServicePack) => 0,
+        (_, EntryKind::Patch) => 1,
+    };
+    out.sort_by(|a, b| {
+        let pack_rank = |e: &EntryStatus| u8::from(e.state == EntryState::Superseded);
+        (group(a), pack_rank(a), a.name.as_bytes()).cmp(&(
+            group(b),
+            pack_rank(b),
+            b.name.as_bytes(),
+        ))
+    });
+    out
+}
+
+fn inputs_dir(inputs: &Inputs<'_>, kind: EntryKind) -> PathBuf {
+    let dir = match kind {
+        EntryKind::ServicePack => &inputs.paths.servicepacks,
+        EntryKind::Patch => &inputs.paths.patches,
+    };
+    inputs.home.join(dir)
+}
+
+fn bundles(discovery: &Discovery, observed: &Observed, plan: &Plan) -> Vec<BundleStatus> {
+    let base = base_files(observed);
+    plan.provided
+        .iter()
+        .map(|(target, provided)| {
+            let overrides = discovery
+                .order()
+                .take_while(|e| e.name != provided.entry)
+                .filter_map(|e| {
+                    let file = e.files.iter().find(|f| &f.target == target)?;
+                    Some(Overridden {
+                        entry: e.name.clone(),
+                        same_content: file.md5 == provided.md5,
+                    })
+                })
+                .collect();
+            let applied = observed
+                .recorded
+                .applied()
+                .is_some_and(|list| list.contains(&provided.entry));
+            let in_plugins = match observed.plugins.get(target) {
+                Some(p) if p.md5 == Some(provided.md5) => "ok",
+                _ if !applied => "pending",
+                None => "missing",
+                Some(_) => "differs",
+            };
+            BundleStatus {
+                target: target.to_string_lossy().into_owned(),
+                provider: provided.entry.clone(),
+                md5: provided.md5,
+                overrides,
+                replaces_original: base.contains_key(target),
+                in_plugins,
+            }
+        })
+        .collect()
+}
+
+/// The original bundles: the backup, or plugins while there is none (the backup will be
+/// their copy).
+fn base_files(observed: &Observed) -> BTreeMap<PathBuf, ()> {
+    observed
+        .backup
+        .as_ref()
+        .unwrap_or(&observed.plugins)
+        .keys()
+        .map(|k| (k.clone(), ()))
+        .collect()
+}
+
+/// Symbolic names that plugins would hold in more than one version after `apply`: the
+/// originals overlaid with every entry's bundles, grouped by the symbolic name read from
+/// `<name>_<version>.jar`. Same name, same version is an override, not a conflict.
+fn conflicts(discovery: &Discovery, observed: &Observed) -> Vec<Conflict> {
+    // symbolic name -> version -> (target, sources)
+    let mut by_name: BTreeMap<String, BTreeMap<Version, (String, Vec<String>)>> = BTreeMap::new();
+    let mut add = |target: &Path, from: &str| {
+        if let Some((name, version)) = split_bundle_name(target) {
+            let slot = by_name
+                .entry(name.to_string())
+                .or_default()
+                .entry(Version::parse(version))
+                .or_insert_with(|| (target.to_string_lossy().into_owned(), Vec::new()));
+            if !slot.1.iter().any(|f| f == from) {
+                slot.1.push(from.to_string());
+            }
+        }
+    };
+    for target in base_files(observed).keys() {
+        add(target, layout::BACKUP_NAME);
+    }
+    let shipped: BTreeSet<String> = discovery
+        .order()
+        .flat_map(|e| e.files.iter())
+        .filter_map(|f| split_bundle_name(&f.target).map(|(n, _)| n.to_string()))
+        .collect();
+    for entry in discovery.order() {
+        for file in &entry.files {
+            add(&file.target, &entry.name);
+        }
+    }
+    let sequence: Vec<&str> = std::iter::once(layout::BACKUP_NAME)
+        .chain(discovery.order().map(|e| e.name.as_str()))
+        .collect();
+    by_name
+        .into_iter()
+        .filter(|(name, versions)| versions.len() > 1 && shipped.contains(name))
+        .map(|(name, versions)| {
+            // An entry ships a version older than one already there: in the backup, or
+            // from an entry earlier in the apply order.
+            let rank = |source: &str| sequence.iter().position(|s| *s == source).unwrap_or(0);
+            let older = versions.iter().find_map(|(v, (_, from))| {
+                from.iter().filter(|f| *f != layout::BACKUP_NAME).find_map(|shipper| {
+                    let (newer, _) = versions.iter().rev().find(|(w, (_, w_from))| {
+                        *w > v && w_from.iter().any(|f| rank(f) < rank(shipper))
+                    })?;
+                    Some((shipper.clone(), v.text.clone(), newer.text.clone()))
+                })
+            });
+            let list = versions
+                .iter()
+                .map(|(v, (_, from))| format!("{} ({})", v.text, from.join(", ")))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let (kind, message) = match older {
+                Some((shipper, version, newer)) => (
+                    "older",
+                    format!(
+                        "{shipper} ships {name} {version}, older than {newer} already there; plugins would hold {list}"
+                    ),
+                ),
+                None => (
+                    "versions",
+                    format!(
+                        "plugins would hold {name} in {} versions: {list}",
+                        versions.len()
+                    ),
+                ),
+            };
+            Conflict {
+                kind,
+                symbolic_name: name,
+                versions: versions
+                    .into_iter()
+                    .map(|(v, (target, from))| ConflictVersion {
+                        version: v.text,
+                        target,
+                        from,
+                    })
+                    .collect(),
+                message,
+            }
+        })
+        .collect()
+}
+
+/// The symbolic name and version of a bundle file named `<name>_<version>.jar`, as the
+/// runtime and carbon-patch name bundles in plugins: the first `_` after which an OSGi
+/// version follows (a name may hold `_`, and so may a version's qualifier).
+pub fn split_bundle_name(target: &Path) -> Option<(&str, &str)> {
+    let text = target.to_str()?;
+    if text.contains('/') {
+        return None;
+    }
+    let stem = text.strip_suffix(".jar")?;
+    stem.match_indices('_').find_map(|(i, _)| {
+        let (name, version) = (&stem[..i], &stem[i + 1..]);
+        (!name.is_empty() && is_osgi_version(version)).then_some((name, version))
+    })
+}
+
+fn is_osgi_version(text: &str) -> bool {
+    let mut parts = text.splitn(4, '.');
+    let numeric = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    let Some(major) = parts.next() else {
+        return false;
+    };
+    if !numeric(major) {
+        return false;
+    }
+    for _ in 0..2 {
+        match parts.next() {
+            None => return true,
+            Some(p) if numeric(p) => {}
+            Some(_) => return false,
+        }
+    }
+    match parts.next() {
+        None => true,
+        Some(q) => {
+            !q.is_empty()
+                && q.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        }
+    }
+}
+
+/// An OSGi version, ordered as OSGi orders them: major, minor, micro numerically, then the
+/// qualifier as a string.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Version {
+    numbers: [u64; 3],
+    qualifier: String,
+    text: String,
+}
+
+impl Version {
+    fn parse(text: &str) -> Version {
+        let mut parts = text.splitn(4, '.');
+        let mut numbers = [0u64; 3];
+        for n in &mut numbers {
+            *n = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        }
+        Version {
+            numbers,
+            qualifier: parts.next().unwrap_or("").to_string(),
+            text: text.to_string(),
+        }
+    }
+}
+
+/// Names whose byte-wise order (the runtime's, and ours) differs from the numeric order an
+/// operator expects: `patch10000` before `patch2000`, `servicepack10` before `servicepack9`.
+/// `names` is in byte-wise order.
+pub fn ordering_traps(names: &[&str]) -> Vec<String> {
+    let number = |name: &str| -> Option<u64> {
+        let digits = name.trim_start_matches(|c: char| !c.is_ascii_digit());
+        digits.parse().ok()
+    };
+    let mut traps = Vec::new();
+    for (i, a) in names.iter().enumerate() {
+        for b in &names[i + 1..] {
+            if let (Some(x), Some(y)) = (number(a), number(b))
+                && x > y
+            {
+                traps.push(format!(
+                    "{a} comes before {b}: names are compared byte by byte, as the server does, not as numbers"
+                ));
+            }
+        }
+    }
+    traps
+}
+
+/// Reads the last run from patches.log lines (all of them, or those since the last start:
+/// it looks for the last start itself). A run starts at `Checking for patch changes ...`
+/// (an apply, or a server start: they log the same words) or at carbon-patch's
+/// `Rolling back plugins to patch0000`.
+pub fn last_run<S: AsRef<str>>(lines: &[S]) -> Option<LastRun> {
+    let parsed: Vec<(&str, &str, &str)> = lines
+        .iter()
+        .filter_map(|l| parse_log_line(l.as_ref()))
+        .collect();
+    let start = parsed
+        .iter()
+        .rposition(|(_, _, message)| is_run_start(message))?;
+    let run = &parsed[start..];
+    let (started, _, first) = run[0];
+    let (ended, _, last) = run[run.len() - 1];
+    let has = |text: &str| run.iter().any(|(_, _, m)| *m == text);
+    let kind = if first.starts_with("Rolling back plugins to") {
+        "rollback"
+    } else {
+        "apply"
+    };
+    let outcome = if run
+        .iter()
+        .any(|(_, level, m)| *level == "ERROR" && m.contains(" stopped: "))
+    {
+        "stopped"
+    } else if last.starts_with("Rollback completed") {
+        "rolled_back"
+    } else if has("Patch verification completed with warnings.") {
+        "verified_with_problems"
+    } else if has("Patch verification successfully completed") {
+        if has("Patch changes detected ") {
+            "verified"
+        } else {
+            "no_change"
+        }
+    } else {
+        "unfinished"
+    };
+    Some(LastRun {
+        kind,
+        started: started.to_string(),
+        ended: ended.to_string(),
+        outcome,
+        last_message: last.to_string(),
+    })
+}
+
+/// Whether a log message starts a run (see [`last_run`]).
+pub fn is_run_start(message: &str) -> bool {
+    message == "Checking for patch changes ..." || message.starts_with("Rolling back plugins to ")
+}
+
+/// `[time] LEVEL {category} -  message` → (time, level, message).
+pub fn parse_log_line(line: &str) -> Option<(&str, &str, &str)> {
+    let rest = line.strip_prefix('[')?;
+    let (time, rest) = rest.split_once("] ")?;
+    let (level, rest) = rest.trim_start().split_once(' ')?;
+    let (_, message) = rest.split_once("} -  ")?;
+    Some((time, level, message))
+}
+
+#[cfg(test)]
+mod tests;
