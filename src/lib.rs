@@ -57,6 +57,7 @@ pub fn run(config: &Config) -> u8 {
     progress::enable(
         config.format == Format::Text && !config.quiet && std::io::stderr().is_terminal(),
     );
+    tracing::debug!(?config, "configuration");
     let result = match config.command {
         Command::Apply => cmd::apply::run(config),
         Command::Verify => cmd::verify::run(config),

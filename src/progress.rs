@@ -24,6 +24,7 @@ pub struct Bar(Option<ProgressBar>);
 
 /// A bar labelled `label` (`backup`, `copying`, `hashing`) for `total` steps.
 pub fn bar(label: &'static str, total: usize) -> Bar {
+    tracing::info!("{label}: {total} file(s)");
     if !enabled() || total == 0 {
         return Bar(None);
     }

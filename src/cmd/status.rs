@@ -43,6 +43,9 @@ pub fn run(config: &Config) -> Result<Output> {
         },
         home: &layout.home,
     });
+    for reason in &inventory.attention {
+        tracing::info!("needs attention: {reason}");
+    }
     let code = if inventory.attention.is_empty() {
         exit_codes::SUCCESS
     } else {
