@@ -358,7 +358,13 @@ pub fn inventory(inputs: &Inputs<'_>) -> Inventory {
         backup,
         last_run: inputs.last_run.clone(),
         ordering_traps: traps,
-        ignored: discovery.ignored.iter().map(|p| rel(p)).collect(),
+        // `.rolled-back/` is listed entry by entry above.
+        ignored: discovery
+            .ignored
+            .iter()
+            .filter(|p| p.file_name() != Some(std::ffi::OsStr::new(layout::ROLLED_BACK_DIR)))
+            .map(|p| rel(p))
+            .collect(),
         metadata_problems: inputs.metadata_problems.to_vec(),
         pending_writes: plan.actions.len(),
         attention,

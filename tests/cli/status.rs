@@ -178,6 +178,7 @@ fn rolled_back_entries_show_where_they_went() {
             .any(|l| l.starts_with("last run: rollback at ") && l.contains(": rolled back (")),
         "{out}"
     );
+    assert!(!out.contains("ignored"), "{out}");
     has_line(out, "status: ok");
 }
 
