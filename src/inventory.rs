@@ -3,7 +3,7 @@
 //! foreign files, the backup, the last run and the ordering traps. A pure function of what
 //! the survey read; `cmd::status` does the reading and the reporter the printing.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -11,7 +11,18 @@ use serde::Serialize;
 use crate::digest::Md5Digest;
 use crate::discover::{Discovery, EntryKind};
 use crate::layout;
-use crate::plan::{ActionKind, Event, Observed, Plan};
+use crate::plan::{Observed, Plan};
+
+mod conflicts;
+mod entries;
+mod last_run;
+
+#[cfg(test)]
+use conflicts::Version;
+use conflicts::conflicts;
+pub use conflicts::split_bundle_name;
+use entries::entries;
+pub use last_run::{is_run_start, last_run, parse_log_line};
 
 /// An entry directory that a rollback moved into a `.rolled-back/` directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -386,189 +397,6 @@ pub fn state_word(state: EntryState) -> &'static str {
     }
 }
 
-fn entries(inputs: &Inputs<'_>, rel: &dyn Fn(&Path) -> String) -> Vec<EntryStatus> {
-    let discovery = inputs.discovery;
-    let plan = inputs.plan;
-    let recorded = &inputs.observed.recorded;
-    let previous: Option<BTreeSet<&str>> = recorded
-        .applied()
-        .map(|list| list.iter().map(String::as_str).collect());
-    let placed = recorded.placed();
-
-    // Which entry each bundle-level event and each planned write belongs to.
-    let mut changes: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for event in &plan.events {
-        let entry = match event {
-            Event::Updated(t) | Event::Added(t) => plan.provided.get(t).map(|p| p.entry.clone()),
-            Event::Removed(t) => placed.get(t).cloned().flatten(),
-            _ => continue,
-        };
-        if let Some(entry) = entry
-            && let Some(e) = discovery.order().find(|e| e.name == entry)
-        {
-            changes
-                .entry(e.name.as_str())
-                .or_default()
-                .push(event.to_string());
-        }
-    }
-    let mut drift: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for action in &plan.actions {
-        if let ActionKind::Write { entry, .. } = &action.kind {
-            let how = if action.old.is_some() {
-                "differs"
-            } else {
-                "is missing"
-            };
-            drift
-                .entry(entry.as_str())
-                .or_default()
-                .push(format!("{} in plugins {how}", action.target.display()));
-        }
-    }
-
-    let mut out = Vec::new();
-    for entry in discovery.order() {
-        let applied = previous
-            .as_ref()
-            .is_some_and(|p| p.contains(entry.name.as_str()));
-        let (state, details) = if !applied {
-            let what = match entry.kind {
-                EntryKind::ServicePack => "New service pack available",
-                EntryKind::Patch => "New patch available",
-            };
-            (
-                EntryState::Pending,
-                vec![format!("{what} - {}", entry.name)],
-            )
-        } else if let Some(changed) = changes.get(entry.name.as_str()) {
-            (EntryState::Changed, changed.clone())
-        } else if let Some(differs) = drift.get(entry.name.as_str()) {
-            (EntryState::Broken, differs.clone())
-        } else {
-            (EntryState::Applied, Vec::new())
-        };
-        out.push(EntryStatus {
-            name: entry.name.clone(),
-            kind: entry.kind,
-            state,
-            path: Some(rel(&entry.dir)),
-            files: Some(entry.files.len()),
-            details,
-        });
-    }
-    let pack = discovery.service_pack.as_ref().map(|e| e.name.as_str());
-    let was_applied = |name: &str| previous.as_ref().is_some_and(|p| p.contains(name));
-    for name in &discovery.covered {
-        let (state, details) = if was_applied(name) {
-            (
-                EntryState::Dropped,
-                vec![format!(
-                    "now inside {}; the next apply reverts it",
-                    pack.unwrap_or("the service pack")
-                )],
-            )
-        } else {
-            (
-                EntryState::Covered,
-                vec![format!("inside {}", pack.unwrap_or("the service pack"))],
-            )
-        };
-        out.push(EntryStatus {
-            name: name.clone(),
-            kind: EntryKind::Patch,
-            state,
-            path: Some(rel(&inputs_dir(inputs, EntryKind::Patch).join(name))),
-            files: None,
-            details,
-        });
-    }
-    for name in &discovery.older_service_packs {
-        let (state, details) = if was_applied(name) {
-            (
-                EntryState::Dropped,
-                vec![format!(
-                    "{} is later; the next apply reverts this one",
-                    pack.unwrap_or("another service pack")
-                )],
-            )
-        } else {
-            (
-                EntryState::Superseded,
-                vec![format!(
-                    "{} is later",
-                    pack.unwrap_or("another service pack")
-                )],
-            )
-        };
-        out.push(EntryStatus {
-            name: name.clone(),
-            kind: EntryKind::ServicePack,
-            state,
-            path: Some(rel(&inputs_dir(inputs, EntryKind::ServicePack).join(name))),
-            files: None,
-            details,
-        });
-    }
-    let known: BTreeSet<String> = out.iter().map(|e| e.name.clone()).collect();
-    for name in previous.iter().flatten() {
-        if *name == layout::BACKUP_NAME || known.contains(*name) {
-            continue;
-        }
-        let kind = if name.starts_with(layout::SERVICE_PACK_PREFIX) {
-            EntryKind::ServicePack
-        } else {
-            EntryKind::Patch
-        };
-        out.push(EntryStatus {
-            name: name.to_string(),
-            kind,
-            state: EntryState::Gone,
-            path: None,
-            files: None,
-            details: vec![format!("{name} has been reverted at the next apply")],
-        });
-    }
-    for aside in inputs.set_aside {
-        out.push(EntryStatus {
-            name: aside.name.clone(),
-            kind: aside.kind,
-            state: EntryState::RolledBack,
-            path: Some(aside.path.clone()),
-            files: None,
-            details: vec![format!(
-                "moved to {}; move it back and run apply to re-apply it",
-                aside.path
-            )],
-        });
-    }
-    // Service packs, then patches in name order (the apply order, with the covered ones
-    // where they sort), then those gone, then those rolled back.
-    let group = |e: &EntryStatus| match (e.state, e.kind) {
-        (EntryState::Gone, _) => 2,
-        (EntryState::RolledBack, _) => 3,
-        (_, EntryKind::ServicePack) => 0,
-        (_, EntryKind::Patch) => 1,
-    };
-    out.sort_by(|a, b| {
-        let pack_rank = |e: &EntryStatus| u8::from(e.state == EntryState::Superseded);
-        (group(a), pack_rank(a), a.name.as_bytes()).cmp(&(
-            group(b),
-            pack_rank(b),
-            b.name.as_bytes(),
-        ))
-    });
-    out
-}
-
-fn inputs_dir(inputs: &Inputs<'_>, kind: EntryKind) -> PathBuf {
-    let dir = match kind {
-        EntryKind::ServicePack => &inputs.paths.servicepacks,
-        EntryKind::Patch => &inputs.paths.patches,
-    };
-    inputs.home.join(dir)
-}
-
 fn bundles(discovery: &Discovery, observed: &Observed, plan: &Plan) -> Vec<BundleStatus> {
     let base = base_files(observed);
     plan.provided
@@ -619,157 +447,6 @@ fn base_files(observed: &Observed) -> BTreeMap<PathBuf, ()> {
         .collect()
 }
 
-/// Symbolic names that plugins would hold in more than one version after `apply`: the
-/// originals overlaid with every entry's bundles, grouped by the symbolic name read from
-/// `<name>_<version>.jar`. Same name, same version is an override, not a conflict.
-fn conflicts(discovery: &Discovery, observed: &Observed) -> Vec<Conflict> {
-    // symbolic name -> version -> (target, sources)
-    let mut by_name: BTreeMap<String, BTreeMap<Version, (String, Vec<String>)>> = BTreeMap::new();
-    let mut add = |target: &Path, from: &str| {
-        if let Some((name, version)) = split_bundle_name(target) {
-            let slot = by_name
-                .entry(name.to_string())
-                .or_default()
-                .entry(Version::parse(version))
-                .or_insert_with(|| (target.to_string_lossy().into_owned(), Vec::new()));
-            if !slot.1.iter().any(|f| f == from) {
-                slot.1.push(from.to_string());
-            }
-        }
-    };
-    for target in base_files(observed).keys() {
-        add(target, layout::BACKUP_NAME);
-    }
-    let shipped: BTreeSet<String> = discovery
-        .order()
-        .flat_map(|e| e.files.iter())
-        .filter_map(|f| split_bundle_name(&f.target).map(|(n, _)| n.to_string()))
-        .collect();
-    for entry in discovery.order() {
-        for file in &entry.files {
-            add(&file.target, &entry.name);
-        }
-    }
-    let sequence: Vec<&str> = std::iter::once(layout::BACKUP_NAME)
-        .chain(discovery.order().map(|e| e.name.as_str()))
-        .collect();
-    by_name
-        .into_iter()
-        .filter(|(name, versions)| versions.len() > 1 && shipped.contains(name))
-        .map(|(name, versions)| {
-            // An entry ships a version older than one already there: in the backup, or
-            // from an entry earlier in the apply order.
-            let rank = |source: &str| sequence.iter().position(|s| *s == source).unwrap_or(0);
-            let older = versions.iter().find_map(|(v, (_, from))| {
-                from.iter().filter(|f| *f != layout::BACKUP_NAME).find_map(|shipper| {
-                    let (newer, _) = versions.iter().rev().find(|(w, (_, w_from))| {
-                        *w > v && w_from.iter().any(|f| rank(f) < rank(shipper))
-                    })?;
-                    Some((shipper.clone(), v.text.clone(), newer.text.clone()))
-                })
-            });
-            let list = versions
-                .iter()
-                .map(|(v, (_, from))| format!("{} ({})", v.text, from.join(", ")))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let (kind, message) = match older {
-                Some((shipper, version, newer)) => (
-                    "older",
-                    format!(
-                        "{shipper} ships {name} {version}, older than {newer} already there; plugins would hold {list}"
-                    ),
-                ),
-                None => (
-                    "versions",
-                    format!(
-                        "plugins would hold {name} in {} versions: {list}",
-                        versions.len()
-                    ),
-                ),
-            };
-            Conflict {
-                kind,
-                symbolic_name: name,
-                versions: versions
-                    .into_iter()
-                    .map(|(v, (target, from))| ConflictVersion {
-                        version: v.text,
-                        target,
-                        from,
-                    })
-                    .collect(),
-                message,
-            }
-        })
-        .collect()
-}
-
-/// The symbolic name and version of a bundle file named `<name>_<version>.jar`, as the
-/// runtime and carbon-patch name bundles in plugins: the first `_` after which an OSGi
-/// version follows (a name may hold `_`, and so may a version's qualifier).
-pub fn split_bundle_name(target: &Path) -> Option<(&str, &str)> {
-    let text = target.to_str()?;
-    if text.contains('/') {
-        return None;
-    }
-    let stem = text.strip_suffix(".jar")?;
-    stem.match_indices('_').find_map(|(i, _)| {
-        let (name, version) = (&stem[..i], &stem[i + 1..]);
-        (!name.is_empty() && is_osgi_version(version)).then_some((name, version))
-    })
-}
-
-fn is_osgi_version(text: &str) -> bool {
-    let mut parts = text.splitn(4, '.');
-    let numeric = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
-    let Some(major) = parts.next() else {
-        return false;
-    };
-    if !numeric(major) {
-        return false;
-    }
-    for _ in 0..2 {
-        match parts.next() {
-            None => return true,
-            Some(p) if numeric(p) => {}
-            Some(_) => return false,
-        }
-    }
-    match parts.next() {
-        None => true,
-        Some(q) => {
-            !q.is_empty()
-                && q.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        }
-    }
-}
-
-/// An OSGi version, ordered as OSGi orders them: major, minor, micro numerically, then the
-/// qualifier as a string.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Version {
-    numbers: [u64; 3],
-    qualifier: String,
-    text: String,
-}
-
-impl Version {
-    fn parse(text: &str) -> Version {
-        let mut parts = text.splitn(4, '.');
-        let mut numbers = [0u64; 3];
-        for n in &mut numbers {
-            *n = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-        }
-        Version {
-            numbers,
-            qualifier: parts.next().unwrap_or("").to_string(),
-            text: text.to_string(),
-        }
-    }
-}
-
 /// Names whose byte-wise order (the runtime's, and ours) differs from the numeric order an
 /// operator expects: `patch10000` before `patch2000`, `servicepack10` before `servicepack9`.
 /// `names` is in byte-wise order.
@@ -791,68 +468,6 @@ pub fn ordering_traps(names: &[&str]) -> Vec<String> {
         }
     }
     traps
-}
-
-/// Reads the last run from patches.log lines (all of them, or those since the last start:
-/// it looks for the last start itself). A run starts at `Checking for patch changes ...`
-/// (an apply, or a server start: they log the same words) or at carbon-patch's
-/// `Rolling back plugins to patch0000`.
-pub fn last_run<S: AsRef<str>>(lines: &[S]) -> Option<LastRun> {
-    let parsed: Vec<(&str, &str, &str)> = lines
-        .iter()
-        .filter_map(|l| parse_log_line(l.as_ref()))
-        .collect();
-    let start = parsed
-        .iter()
-        .rposition(|(_, _, message)| is_run_start(message))?;
-    let run = &parsed[start..];
-    let (started, _, first) = run[0];
-    let (ended, _, last) = run[run.len() - 1];
-    let has = |text: &str| run.iter().any(|(_, _, m)| *m == text);
-    let kind = if first.starts_with("Rolling back plugins to") {
-        "rollback"
-    } else {
-        "apply"
-    };
-    let outcome = if run
-        .iter()
-        .any(|(_, level, m)| *level == "ERROR" && m.contains(" stopped: "))
-    {
-        "stopped"
-    } else if last.starts_with("Rollback completed") {
-        "rolled_back"
-    } else if has("Patch verification completed with warnings.") {
-        "verified_with_problems"
-    } else if has("Patch verification successfully completed") {
-        if has("Patch changes detected ") {
-            "verified"
-        } else {
-            "no_change"
-        }
-    } else {
-        "unfinished"
-    };
-    Some(LastRun {
-        kind,
-        started: started.to_string(),
-        ended: ended.to_string(),
-        outcome,
-        last_message: last.to_string(),
-    })
-}
-
-/// Whether a log message starts a run (see [`last_run`]).
-pub fn is_run_start(message: &str) -> bool {
-    message == "Checking for patch changes ..." || message.starts_with("Rolling back plugins to ")
-}
-
-/// `[time] LEVEL {category} -  message` → (time, level, message).
-pub fn parse_log_line(line: &str) -> Option<(&str, &str, &str)> {
-    let rest = line.strip_prefix('[')?;
-    let (time, rest) = rest.split_once("] ")?;
-    let (level, rest) = rest.trim_start().split_once(' ')?;
-    let (_, message) = rest.split_once("} -  ")?;
-    Some((time, level, message))
 }
 
 #[cfg(test)]
