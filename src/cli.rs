@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 /// Apply, verify and roll back WSO2 Carbon 4.x patches and service packs before the server starts.
 #[derive(Debug, Parser)]
@@ -17,16 +17,19 @@ pub struct Cli {
     /// Service packs directory (default: PRODUCT_HOME/repository/components/servicepacks).
     #[arg(long, global = true, value_name = "DIR")]
     servicepacks_dir: Option<PathBuf>,
-    /// Print only problems (stderr) and nothing on success.
+    /// Print only problems (stderr) and nothing on success; no progress bars.
     #[arg(short, long, global = true)]
     quiet: bool,
     /// More diagnostics on stderr (-v, -vv); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+    /// Colour the text report: auto (only on a terminal, and not when NO_COLOR is set), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = CliColor::Auto, value_name = "WHEN")]
+    color: CliColor,
 }
 
 const EXIT_CODES: &str = "\
-Exit codes: 0 done / all verified, 1 verification found problems,
+Exit codes: 0 done / all verified, 1 verification found problems (status: needs attention),
             2 bad input or usage (nothing changed), 3 could not run (lock, server, I/O).";
 
 #[derive(Debug, Subcommand)]
@@ -37,12 +40,63 @@ enum CliCommand {
     )]
     Apply(ChangeArgs),
     /// Check, read-only, that plugins hold exactly what the patch level says.
-    #[command(after_help = "Example:\n  carbon-patch verify /opt/wso2am-2.6.0 && echo patched")]
+    #[command(
+        after_help = "Example:\n  carbon-patch verify /opt/wso2am-2.6.0 && echo patched\n  carbon-patch verify --format junit /opt/wso2am-2.6.0 > patch-level.xml"
+    )]
     Verify(VerifyArgs),
     /// Return plugins to the patch0000 backup and set the patches aside.
     #[command(after_help = "Example:\n  carbon-patch rollback --dry-run /opt/wso2am-2.6.0")]
     Rollback(ChangeArgs),
+    /// Show, read-only, the patch level: every entry's state, bundle overlaps and conflicts,
+    /// foreign files, the backup, the last run.
+    #[command(
+        after_help = "Exits 1 when something needs attention (pending or changed entries, conflicts, a broken backup).\n\nExample:\n  carbon-patch status /opt/wso2am-2.6.0\n  carbon-patch status --format json | jq '.entries[] | select(.state != \"applied\")'"
+    )]
+    Status(ReadArgs),
+    /// Show, read-only, what `apply` would do, file by file (the same as `apply --dry-run`).
+    #[command(
+        after_help = "Example:\n  carbon-patch plan /opt/wso2am-2.6.0\n  carbon-patch plan --format json > plan.json   # review a patch level in a pull request"
+    )]
+    Plan(ReadArgs),
+    /// Print a shell completion script to stdout.
+    #[command(
+        after_help = "Example:\n  carbon-patch completions bash > /etc/bash_completion.d/carbon-patch\n  carbon-patch completions zsh > \"${fpath[1]}/_carbon-patch\""
+    )]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Print the man page (roff) of carbon-patch, or of one subcommand, to stdout.
+    #[command(
+        after_help = "Example:\n  carbon-patch man > /usr/local/share/man/man1/carbon-patch.1\n  carbon-patch man status | man -l -"
+    )]
+    Man {
+        /// A subcommand, for its own page (carbon-patch-status(1), ...).
+        #[arg(value_parser = SUBCOMMANDS)]
+        subcommand: Option<String>,
+    },
 }
+
+/// The subcommands that have a page of their own (`carbon-patch man <subcommand>`).
+const SUBCOMMANDS: [&str; 6] = [
+    "apply",
+    "verify",
+    "rollback",
+    "status",
+    "plan",
+    "completions",
+];
+
+/// The man page name of each subcommand.
+const PAGE_NAMES: [(&str, &str); 6] = [
+    ("apply", "carbon-patch-apply"),
+    ("verify", "carbon-patch-verify"),
+    ("rollback", "carbon-patch-rollback"),
+    ("status", "carbon-patch-status"),
+    ("plan", "carbon-patch-plan"),
+    ("completions", "carbon-patch-completions"),
+];
 
 #[derive(Debug, Args)]
 struct HomeArg {
@@ -58,6 +112,21 @@ struct VerifyArgs {
     /// Read every file again instead of trusting the digest cache.
     #[arg(long)]
     no_cache: bool,
+    /// Report format on stdout: text, json (docs/json.md) or junit (one test case per bundle and check).
+    #[arg(long, value_enum, default_value_t = VerifyFormat::Text, value_name = "FORMAT")]
+    format: VerifyFormat,
+}
+
+#[derive(Debug, Args)]
+struct ReadArgs {
+    #[command(flatten)]
+    home: HomeArg,
+    /// Read every file again instead of trusting the digest cache.
+    #[arg(long)]
+    no_cache: bool,
+    /// Report format on stdout: text or json (docs/json.md).
+    #[arg(long, value_enum, default_value_t = CliFormat::Text, value_name = "FORMAT")]
+    format: CliFormat,
 }
 
 #[derive(Debug, Args)]
@@ -73,6 +142,45 @@ struct ChangeArgs {
     /// Read every file again instead of trusting the digest cache.
     #[arg(long)]
     no_cache: bool,
+    /// Report format on stdout: text or json (docs/json.md).
+    #[arg(long, value_enum, default_value_t = CliFormat::Text, value_name = "FORMAT")]
+    format: CliFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CliFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum VerifyFormat {
+    Text,
+    Json,
+    Junit,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CliColor {
+    Auto,
+    Always,
+    Never,
+}
+
+/// A shell `completions` can write a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    /// Bash.
+    Bash,
+    /// Zsh.
+    Zsh,
+    /// Fish.
+    Fish,
+    /// Elvish.
+    Elvish,
+    /// PowerShell.
+    #[value(name = "powershell")]
+    PowerShell,
 }
 
 /// Which subcommand runs.
@@ -84,6 +192,65 @@ pub enum Command {
     Verify,
     /// `rollback`.
     Rollback,
+    /// `status`.
+    Status,
+    /// `plan`.
+    Plan,
+    /// `completions <shell>`.
+    Completions(Shell),
+    /// `man [subcommand]`.
+    Man(Option<&'static str>),
+}
+
+impl Command {
+    /// The subcommand's name, as typed.
+    pub fn name(self) -> &'static str {
+        match self {
+            Command::Apply => "apply",
+            Command::Verify => "verify",
+            Command::Rollback => "rollback",
+            Command::Status => "status",
+            Command::Plan => "plan",
+            Command::Completions(_) => "completions",
+            Command::Man(_) => "man",
+        }
+    }
+}
+
+/// The form of the report on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// Lines for people.
+    #[default]
+    Text,
+    /// One JSON document (docs/json.md).
+    Json,
+    /// JUnit XML (`verify` only).
+    Junit,
+}
+
+/// Whether to colour the text report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Color {
+    /// Only when the stream is a terminal and `NO_COLOR` is not set.
+    #[default]
+    Auto,
+    /// Always (`--color always` wins over `NO_COLOR`).
+    Always,
+    /// Never.
+    Never,
+}
+
+impl Color {
+    /// Whether a stream gets colour: `--color` first, then `NO_COLOR` (set and not empty
+    /// means no colour, as no-color.org asks), then whether it is a terminal.
+    pub fn enabled(self, no_color_env: bool, is_terminal: bool) -> bool {
+        match self {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => !no_color_env && is_terminal,
+        }
+    }
 }
 
 /// Where PRODUCT_HOME came from (the report says so).
@@ -110,7 +277,7 @@ pub struct Config {
     pub patches_dir: Option<PathBuf>,
     /// `--servicepacks-dir`.
     pub servicepacks_dir: Option<PathBuf>,
-    /// `--dry-run`.
+    /// `--dry-run` (always set for `plan`).
     pub dry_run: bool,
     /// `--force`.
     pub force: bool,
@@ -120,21 +287,89 @@ pub struct Config {
     pub quiet: bool,
     /// Number of `-v`.
     pub verbosity: u8,
+    /// `--format`.
+    pub format: Format,
+    /// `--color`.
+    pub color: Color,
+    /// Whether the text report on stdout is coloured: decided once by [`crate::run`] from
+    /// `color`, `NO_COLOR` and whether stdout is a terminal.
+    pub paint: bool,
 }
 
 impl Config {
     /// Builds the config from parsed arguments and the environment (`CARBON_HOME`, the
     /// current directory).
     pub fn from_cli(cli: Cli, carbon_home: Option<PathBuf>, current_dir: PathBuf) -> Config {
-        let (command, home, dry_run, force, no_cache) = match cli.command {
-            CliCommand::Apply(a) => (Command::Apply, a.home.home, a.dry_run, a.force, a.no_cache),
-            CliCommand::Verify(v) => (Command::Verify, v.home.home, false, false, v.no_cache),
+        let json = |f: CliFormat| match f {
+            CliFormat::Text => Format::Text,
+            CliFormat::Json => Format::Json,
+        };
+        let (command, home, dry_run, force, no_cache, format) = match cli.command {
+            CliCommand::Apply(a) => (
+                Command::Apply,
+                a.home.home,
+                a.dry_run,
+                a.force,
+                a.no_cache,
+                json(a.format),
+            ),
+            CliCommand::Verify(v) => {
+                let format = match v.format {
+                    VerifyFormat::Text => Format::Text,
+                    VerifyFormat::Json => Format::Json,
+                    VerifyFormat::Junit => Format::Junit,
+                };
+                (
+                    Command::Verify,
+                    v.home.home,
+                    false,
+                    false,
+                    v.no_cache,
+                    format,
+                )
+            }
             CliCommand::Rollback(a) => (
                 Command::Rollback,
                 a.home.home,
                 a.dry_run,
                 a.force,
                 a.no_cache,
+                json(a.format),
+            ),
+            CliCommand::Status(r) => (
+                Command::Status,
+                r.home.home,
+                false,
+                false,
+                r.no_cache,
+                json(r.format),
+            ),
+            // `plan` is `apply --dry-run`: one code path, one output.
+            CliCommand::Plan(r) => (
+                Command::Plan,
+                r.home.home,
+                true,
+                false,
+                r.no_cache,
+                json(r.format),
+            ),
+            CliCommand::Completions { shell } => (
+                Command::Completions(shell),
+                None,
+                false,
+                false,
+                false,
+                Format::Text,
+            ),
+            CliCommand::Man { subcommand } => (
+                Command::Man(
+                    subcommand.and_then(|s| SUBCOMMANDS.iter().copied().find(|known| *known == s)),
+                ),
+                None,
+                false,
+                false,
+                false,
+                Format::Text,
             ),
         };
         let (home, home_source) = match (home, carbon_home.filter(|h| !h.as_os_str().is_empty())) {
@@ -153,8 +388,50 @@ impl Config {
             no_cache,
             quiet: cli.quiet,
             verbosity: cli.verbose,
+            format,
+            color: match cli.color {
+                CliColor::Auto => Color::Auto,
+                CliColor::Always => Color::Always,
+                CliColor::Never => Color::Never,
+            },
+            paint: false,
         }
     }
+}
+
+/// The completion script for `shell`, generated from the same definitions as the parser.
+pub fn completions(shell: Shell) -> Vec<u8> {
+    use clap_complete::Shell as S;
+    let shell = match shell {
+        Shell::Bash => S::Bash,
+        Shell::Zsh => S::Zsh,
+        Shell::Fish => S::Fish,
+        Shell::Elvish => S::Elvish,
+        Shell::PowerShell => S::PowerShell,
+    };
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "carbon-patch", &mut out);
+    out
+}
+
+/// The man page (roff) of carbon-patch, or of one of its subcommands
+/// (`carbon-patch-apply(1)`, ...), generated from the same definitions as the parser.
+/// `None` when there is no such subcommand.
+pub fn man_page(subcommand: Option<&str>) -> Option<Vec<u8>> {
+    let mut command = Cli::command();
+    command.build();
+    let page = match subcommand {
+        None => command,
+        Some(name) => {
+            let sub = command.find_subcommand(name)?.clone();
+            let title = PAGE_NAMES.iter().find(|(n, _)| *n == name)?.1;
+            sub.name(title)
+        }
+    };
+    let mut out = Vec::new();
+    // Rendering into a Vec cannot fail.
+    clap_mangen::Man::new(page).render(&mut out).ok()?;
+    Some(out)
 }
 
 #[cfg(test)]

@@ -173,8 +173,10 @@ fn discover_readable(layout: &Layout, cache: &DigestCache) -> Result<Discovery> 
             listed.push((index, own_name, source, top_level));
         }
     }
+    let bar = crate::progress::bar("reading", listed.len());
     let read: Vec<(usize, SourceFile)> = listed
         .into_par_iter()
+        .inspect(|_| bar.inc())
         .map(|(index, own_name, source, top_level)| {
             let (target, md5) = if top_level && manifest::is_jar(own_name.as_os_str()) {
                 let (md5, name) = cache.md5_and_name(&source, || {

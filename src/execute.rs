@@ -54,7 +54,11 @@ impl<'a> Executor<'a> {
 
     /// Carries out every action, several at once; results come back in the actions' order.
     pub fn run_all(&self, actions: &[Action]) -> Result<Vec<Done>> {
-        actions.par_iter().map(|action| self.run(action)).collect()
+        let bar = crate::progress::bar("copying", actions.len());
+        actions
+            .par_iter()
+            .map(|action| self.run(action).inspect(|_| bar.inc()))
+            .collect()
     }
 
     /// Carries out one planned action.
@@ -337,8 +341,10 @@ fn copy_plugins(layout: &Layout) -> Result<BackupManifest> {
             files.push((item.path().to_path_buf(), dest, relative));
         }
     }
+    let bar = crate::progress::bar("backup", files.len());
     let sizes: Vec<(String, u64)> = files
         .par_iter()
+        .inspect(|_| bar.inc())
         .map(|(from, to, relative)| {
             let len = steps::copy(from, to)?;
             let modified = fs::metadata(from).and_then(|m| m.modified()).ok();

@@ -15,24 +15,26 @@ pub mod execute;
 pub mod exit_codes;
 pub mod fault;
 pub mod guard;
+pub mod inventory;
 pub mod journal;
 pub mod layout;
 pub mod log;
 pub mod manifest;
 pub mod metadata;
 pub mod plan;
+pub mod progress;
 pub mod report;
 pub mod survey;
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
-use cli::{Command, Config};
+use cli::{Command, Config, Format};
 
 /// What a command hands back for printing.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Output {
-    /// The result, for stdout.
-    pub text: String,
+    /// The result, for stdout: printed at the end of the run in the chosen format.
+    pub text: report::Report,
     /// Things worth knowing that did not stop the run, for stderr.
     pub warnings: Vec<String>,
     /// The exit code.
@@ -42,36 +44,77 @@ pub struct Output {
 /// Runs one command and prints its result (stdout) and warnings or error (stderr).
 /// Returns the process exit code.
 pub fn run(config: &Config) -> u8 {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let config = &Config {
+        paint: config.format == Format::Text
+            && config
+                .color
+                .enabled(no_color, std::io::stdout().is_terminal()),
+        ..config.clone()
+    };
+    let paint_stderr = config
+        .color
+        .enabled(no_color, std::io::stderr().is_terminal());
+    let paint = report::Paint(paint_stderr);
+    progress::enable(
+        config.format == Format::Text && !config.quiet && std::io::stderr().is_terminal(),
+    );
+    tracing::debug!(?config, "configuration");
     let result = match config.command {
         Command::Apply => cmd::apply::run(config),
         Command::Verify => cmd::verify::run(config),
         Command::Rollback => cmd::rollback::run(config),
+        Command::Status => cmd::status::run(config),
+        Command::Plan => cmd::plan::run(config),
+        Command::Completions(shell) => return print(&cli::completions(shell)),
+        Command::Man(subcommand) => {
+            return print(&cli::man_page(subcommand).unwrap_or_default());
+        }
     };
     let stderr = std::io::stderr();
     match result {
         Ok(output) => {
             let mut err = stderr.lock();
             for warning in &output.warnings {
-                let _ = writeln!(err, "warning: {warning}");
+                let _ = writeln!(err, "{} {warning}", paint.yellow("warning:"));
             }
-            if !config.quiet || output.code != exit_codes::SUCCESS {
-                // A closed stdout (`| head`) is not an error worth reporting.
-                let _ = std::io::stdout().lock().write_all(output.text.as_bytes());
+            drop(err);
+            let quiet = config.quiet && config.format == Format::Text;
+            if !quiet || output.code != exit_codes::SUCCESS {
+                let text =
+                    output
+                        .text
+                        .render(config.format, config.paint, &output.warnings, output.code);
+                print(text.as_bytes());
             }
             output.code
         }
         Err(error) => {
             let mut err = stderr.lock();
-            let _ = writeln!(err, "error: {error}");
+            let _ = writeln!(err, "{} {error}", paint.red("error:"));
             let mut source = std::error::Error::source(&error);
             while let Some(cause) = source {
                 let _ = writeln!(err, "  caused by: {cause}");
                 source = cause.source();
             }
-            let _ = writeln!(err, "hint: {}", error.hint());
+            let _ = writeln!(err, "{} {}", paint.bold("hint:"), error.hint());
+            drop(err);
+            // A machine reading stdout gets a document saying what went wrong, too.
+            match config.format {
+                Format::Json => print(report::error_document(config, &error, &[]).as_bytes()),
+                Format::Junit => print(report::junit_error_document(config, &error).as_bytes()),
+                Format::Text => 0,
+            };
             error.exit_code()
         }
     }
+}
+
+/// Writes to stdout; a closed stdout (`| head`) is not an error worth reporting.
+fn print(bytes: &[u8]) -> u8 {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(bytes).and_then(|()| out.flush());
+    exit_codes::SUCCESS
 }
 
 /// Sets up tracing diagnostics on stderr: warnings by default, more with `-v`/`-vv`,

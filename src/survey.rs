@@ -60,8 +60,10 @@ pub fn survey(layout: &Layout, use_cache: bool) -> Result<Survey> {
             jobs.push((true, target.clone()));
         }
     }
+    let bar = crate::progress::bar("hashing", jobs.len());
     let digests: Vec<_> = jobs
         .par_iter()
+        .inspect(|_| bar.inc())
         .map(|(in_backup, target)| {
             let root = if *in_backup {
                 &layout.backup

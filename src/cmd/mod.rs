@@ -2,7 +2,9 @@
 //! guard, and recording the metadata of a finished run.
 
 pub mod apply;
+pub mod plan;
 pub mod rollback;
+pub mod status;
 pub mod verify;
 
 use std::collections::HashSet;

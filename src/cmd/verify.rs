@@ -11,7 +11,7 @@ use crate::exit_codes;
 use crate::guard;
 use crate::layout::Layout;
 use crate::plan::{ActionKind, Event, Plan, plan_apply};
-use crate::report;
+use crate::report::{self, Problem};
 use crate::survey::{Survey, survey};
 
 /// Runs `verify`.
@@ -27,7 +27,13 @@ pub fn run(config: &Config) -> Result<Output> {
     } else {
         exit_codes::PROBLEMS
     };
-    let text = report::verify(config, &survey.discovery, &plan, &problems);
+    let text = report::verify(
+        config,
+        &survey.discovery,
+        &plan,
+        &survey.observed,
+        &problems,
+    );
     Ok(Output {
         text,
         warnings: survey.warnings,
@@ -45,60 +51,75 @@ pub fn not_applied(target: &Path, md5: Md5Digest, entry: &str) -> String {
 }
 
 /// Every way the tree differs from its patch level; empty when all holds.
-pub fn problems(layout: &Layout, survey: &Survey, plan: &Plan) -> Vec<String> {
+pub fn problems(layout: &Layout, survey: &Survey, plan: &Plan) -> Vec<Problem> {
     let mut problems = Vec::new();
     if let Some(journal) = &survey.observed.recorded.journal {
-        problems.push(format!(
+        problems.push(Problem::unfinished(format!(
             "{}: run `carbon-patch {}` to finish it",
             journal.unfinished(),
             journal.operation
-        ));
+        )));
     }
     if survey.observed.backup.is_none() {
-        problems.push(format!(
+        problems.push(Problem::backup(format!(
             "the backup `{}` is missing",
             layout.display(&layout.backup)
-        ));
+        )));
     }
-    problems.extend(survey.backup_problems.iter().cloned());
+    problems.extend(survey.backup_problems.iter().cloned().map(Problem::backup));
     for event in &plan.events {
         match event {
             Event::NewServicePack(name) | Event::NewPatch(name) => {
-                problems.push(format!("{name} is pending: it has not been applied"));
+                problems.push(Problem::entry(
+                    "pending",
+                    name,
+                    format!("{name} is pending: it has not been applied"),
+                ));
             }
             Event::Reverted(name) => {
                 let present = [&layout.patches, &layout.servicepacks]
                     .iter()
                     .any(|d| d.join(name).is_dir());
-                problems.push(if present {
-                    format!("{name} was applied, but it is no longer in the apply order")
-                } else {
-                    format!("{name} was applied, but its directory is gone")
-                });
+                problems.push(Problem::entry(
+                    "reverted",
+                    name,
+                    if present {
+                        format!("{name} was applied, but it is no longer in the apply order")
+                    } else {
+                        format!("{name} was applied, but its directory is gone")
+                    },
+                ));
             }
             Event::Updated(_) | Event::Added(_) | Event::Removed(_) => {}
         }
     }
     for action in &plan.actions {
         let target = action.target.display();
-        problems.push(match &action.kind {
-            ActionKind::Write { entry, md5, .. } => not_applied(&action.target, *md5, entry),
-            ActionKind::Restore { .. } => {
-                format!("{target} differs from the backup, and no patch provides it any more")
-            }
-            ActionKind::Archive => {
-                format!(
-                    "{target} was placed by an earlier apply, and no patch provides it any more"
-                )
-            }
-        });
+        problems.push(Problem::bundle(
+            &action.target,
+            match &action.kind {
+                ActionKind::Write { entry, md5, .. } => not_applied(&action.target, *md5, entry),
+                ActionKind::Restore { .. } => {
+                    format!("{target} differs from the backup, and no patch provides it any more")
+                }
+                ActionKind::Archive => {
+                    format!(
+                        "{target} was placed by an earlier apply, and no patch provides it any more"
+                    )
+                }
+            },
+        ));
     }
     let explained = plan
         .events
         .iter()
         .any(|e| e.is_pending() || matches!(e, Event::Reverted(_)));
     if !explained {
-        problems.extend(metadata_problems(layout, survey, plan));
+        problems.extend(
+            metadata_problems(layout, survey, plan)
+                .into_iter()
+                .map(Problem::metadata),
+        );
     }
     problems
 }

@@ -266,3 +266,67 @@ pub fn assert_same_tree(before: &Snapshot, after: &Snapshot, what: &str) {
     }
     assert!(diff.is_empty(), "{what}:\n{}", diff.join("\n"));
 }
+
+// For the operator's-view tests (status, plan, JSON, JUnit, terminal).
+
+impl Env {
+    /// PRODUCT_HOME as text, for arguments and environment variables.
+    pub fn home_str(&self) -> String {
+        self.home
+            .root
+            .to_str()
+            .expect("utf-8 temp path")
+            .to_string()
+    }
+
+    /// Runs the binary like [`Env::run`], in `dir` (default: the temp dir), with the
+    /// variables in `set` set and those in `remove` removed (after the defaults).
+    pub fn run_with(
+        &self,
+        args: &[&str],
+        dir: Option<&Path>,
+        set: &[(&str, &str)],
+        remove: &[&str],
+    ) -> Run {
+        let mut command = assert_cmd::Command::new(env!("CARGO_BIN_EXE_carbon-patch"));
+        command
+            .args(args)
+            .env_remove("CARBON_HOME")
+            .env_remove("RUST_LOG")
+            .env("NO_COLOR", "1")
+            .current_dir(dir.unwrap_or_else(|| self.home.root.parent().unwrap()));
+        for name in remove {
+            command.env_remove(name);
+        }
+        for (name, value) in set {
+            command.env(name, value);
+        }
+        let output = command.output().expect("run carbon-patch");
+        Run {
+            code: output
+                .status
+                .code()
+                .expect("exited normally, not by a signal"),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// `text` with what changes from run to run taken out: the temporary PRODUCT_HOME
+    /// becomes `[HOME]`, log times `[TIME]`.
+    pub fn redact(&self, text: &str) -> String {
+        static TIME: LazyLock<regex::Regex> =
+            LazyLock::new(|| regex::Regex::new(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}").unwrap());
+        let text = text.replace(&self.home_str(), "[HOME]");
+        TIME.replace_all(&text, "[TIME]").into_owned()
+    }
+}
+
+/// Asserts that `text` has a line equal to `line`.
+#[track_caller]
+pub fn has_line(text: &str, line: &str) {
+    assert!(
+        text.lines().any(|l| l == line),
+        "no line {line:?}\n--- text\n{text}"
+    );
+}
