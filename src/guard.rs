@@ -2,6 +2,8 @@
 //! refusal to touch plugins while the server named in `wso2carbon.pid` is running.
 
 use std::fs::{self, File, TryLockError};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::layout::Layout;
@@ -37,6 +39,25 @@ pub fn acquire(layout: &Layout, force: bool) -> Result<(Guard, Option<String>)> 
         Err(TryLockError::Error(e)) => return Err(Error::write("lock", &layout.lock, e)),
     }
     Ok((Guard { _lock: file }, warning))
+}
+
+/// Refuses, before anything is written, when a directory a run must write into is not
+/// writable (read-only mode for this user, or a read-only mount, which stops root too).
+pub fn check_writable(dirs: &[&Path]) -> Result<()> {
+    for dir in dirs {
+        let Ok(c_path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+            continue;
+        };
+        // SAFETY: access only reads the NUL-terminated path.
+        if unsafe { libc::access(c_path.as_ptr(), libc::W_OK) } != 0 {
+            let cause = std::io::Error::last_os_error();
+            // A directory still to be created is checked through its parent by the write.
+            if cause.kind() != std::io::ErrorKind::NotFound {
+                return Err(Error::write("write into", dir, cause));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Takes the lock shared, for a reader (`verify`): it fails at once, like [`acquire`], while

@@ -349,6 +349,13 @@ pub fn inventory(inputs: &Inputs<'_>) -> Inventory {
     if !inputs.metadata_problems.is_empty() {
         attention.push("the metadata is damaged".into());
     }
+    if let Some(journal) = &observed.recorded.journal {
+        attention.push(format!(
+            "{}: run `carbon-patch {}` to finish it",
+            journal.unfinished(),
+            journal.operation
+        ));
+    }
     if inputs
         .last_run
         .as_ref()

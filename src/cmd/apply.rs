@@ -11,6 +11,7 @@ use crate::discover::{Discovery, EntryKind};
 use crate::error::{Error, Result};
 use crate::execute::{self, Done, Executor};
 use crate::exit_codes;
+use crate::guard;
 use crate::journal::{Journal, Operation};
 use crate::layout::{self, Layout};
 use crate::log::{Level, PatchLog};
@@ -46,6 +47,9 @@ pub fn run(config: &Config) -> Result<Output> {
         });
     }
 
+    if plan.writes_plugins() {
+        guard::check_writable(&[&layout.plugins, &layout.patches])?;
+    }
     let (_guard, warning, fresh) = super::guard(config, &layout, before)?;
     warnings.extend(warning);
     if let Some(fresh) = fresh {

@@ -10,6 +10,7 @@ use crate::discover::Discovery;
 use crate::error::{Error, Result};
 use crate::execute::{self, Executor};
 use crate::exit_codes;
+use crate::guard;
 use crate::journal::{Journal, Operation};
 use crate::layout::{self, Layout};
 use crate::log::{Level, PatchLog};
@@ -36,6 +37,9 @@ pub fn run(config: &Config) -> Result<Output> {
             warnings,
             code: exit_codes::SUCCESS,
         });
+    }
+    if !plan.actions.is_empty() {
+        guard::check_writable(&[&layout.plugins])?;
     }
     let (_guard, warning, fresh) = super::guard(config, &layout, before)?;
     warnings.extend(warning);

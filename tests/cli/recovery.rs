@@ -73,7 +73,7 @@ fn a_bundle_an_interrupted_apply_added_is_archived_once_its_patch_is_removed() {
 }
 
 #[test]
-fn verify_reports_an_interrupted_apply_and_changes_nothing() {
+fn verify_and_status_report_an_interrupted_apply_and_change_nothing() {
     let (env, _, _) = interrupt_when(small_product, "apply", |env| {
         env.backup().exists() && journal(env).exists()
     });
@@ -81,7 +81,10 @@ fn verify_reports_an_interrupted_apply_and_changes_nothing() {
     env.verify()
         .code(1)
         .stdout_has("did not finish: run `carbon-patch apply` to finish it");
-    assert_same_tree(&before, &env.snapshot(), "verify");
+    env.cmd("status", &[])
+        .code(1)
+        .stdout_has("did not finish: run `carbon-patch apply` to finish it");
+    assert_same_tree(&before, &env.snapshot(), "verify and status");
 }
 
 #[test]
