@@ -187,20 +187,6 @@ impl DigestCache {
         }
     }
 
-    /// Records that the file at `path` holds content of digest `md5` — known because this
-    /// run just wrote it — so the next run need not read it.
-    pub fn record(&self, path: &Path, md5: Md5Digest) {
-        if let Ok(meta) = fs::metadata(path) {
-            let entry = Entry {
-                key: Key::of(&meta),
-                md5,
-                name: None,
-            };
-            let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
-            used.insert(encode_path(path), entry);
-        }
-    }
-
     /// The cache file recording what this run learnt about the files in `scope` (those the
     /// next run will look up), so a run that changes nothing writes the same bytes.
     pub fn render(&self, scope: &HashSet<PathBuf>) -> Vec<u8> {

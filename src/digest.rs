@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use md5::{Digest as _, Md5};
@@ -74,27 +74,6 @@ pub fn md5_file(path: &Path) -> Result<Md5Digest> {
 }
 
 /// MD5 of every path, hashed in parallel; results come back in the input order.
-/// Copies `from` into the new file `to` (created, or truncated), hashing the bytes on the
-/// way, so a written file is read once: the digest is of exactly what was written.
-pub fn copy_and_md5(from: &Path, to: &Path) -> Result<Md5Digest> {
-    let mut source = File::open(from).map_err(|e| Error::read("open", from, e))?;
-    let mut dest = File::create(to).map_err(|e| Error::write("create", to, e))?;
-    let mut hasher = Md5::new();
-    let mut buffer = vec![0u8; BUFFER];
-    loop {
-        let n = match source.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::read("read", from, e)),
-        };
-        hasher.update(&buffer[..n]);
-        dest.write_all(&buffer[..n])
-            .map_err(|e| Error::write("write", to, e))?;
-    }
-    Ok(Md5Digest(hasher.finalize().into()))
-}
-
 pub fn md5_files(paths: &[PathBuf]) -> Result<Vec<Md5Digest>> {
     paths.par_iter().map(|p| md5_file(p)).collect()
 }

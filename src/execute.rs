@@ -13,7 +13,6 @@ use std::sync::Mutex;
 
 use rayon::prelude::*;
 
-use crate::digest::Md5Digest;
 use crate::error::{Error, Result};
 use crate::journal::Journal;
 use crate::layout::{self, Layout};
@@ -37,8 +36,8 @@ pub struct Executor<'a> {
 pub struct Done {
     /// Where the old content went, when it was archived.
     pub archived_to: Option<PathBuf>,
-    /// The MD5 of what was written, hashed while copying (`None` for an archive).
-    pub written: Option<Md5Digest>,
+    /// The file the target's new content was copied from (`None` for an archive).
+    pub copied_from: Option<PathBuf>,
 }
 
 impl<'a> Executor<'a> {
@@ -72,7 +71,7 @@ impl<'a> Executor<'a> {
                 move_file(&target, &dest)?;
                 return Ok(Done {
                     archived_to: Some(dest),
-                    written: None,
+                    copied_from: None,
                 });
             }
         };
@@ -80,11 +79,11 @@ impl<'a> Executor<'a> {
             true => Some(self.archive_copy(&action.target, &target)?),
             false => None,
         };
-        let (dir, md5) = replace_unflushed(&target, &source)?;
+        let dir = replace_unflushed(&target, &source)?;
         lock(&self.renamed_in).insert(dir);
         Ok(Done {
             archived_to,
-            written: Some(md5),
+            copied_from: Some(source),
         })
     }
 
@@ -179,11 +178,11 @@ fn temp_beside(target: &Path) -> PathBuf {
     target.with_file_name(name)
 }
 
-/// Atomically replaces `target` with a copy of `source`: the copy is written beside it
-/// (hashed on the way), flushed, given the target's current mode (or the source's for a
-/// new file) and the source's modification time, then renamed over the target. Returns the
-/// directory, which the caller flushes (once for many files), and the written bytes' MD5.
-fn replace_unflushed(target: &Path, source: &Path) -> Result<(PathBuf, Md5Digest)> {
+/// Atomically replaces `target` with a copy of `source` (copied in the kernel,
+/// `copy_file_range`): the copy is written beside it, flushed, given the target's current
+/// mode (or the source's for a new file) and the source's modification time, then renamed
+/// over the target. Returns the directory, which the caller flushes (once for many files).
+fn replace_unflushed(target: &Path, source: &Path) -> Result<PathBuf> {
     let parent = target.parent().unwrap_or(Path::new("."));
     steps::create_dir_all(parent)?;
     let source_meta = fs::metadata(source).map_err(|e| Error::read("inspect", source, e))?;
@@ -194,15 +193,14 @@ fn replace_unflushed(target: &Path, source: &Path) -> Result<(PathBuf, Md5Digest
     let modified = source_meta.modified().ok();
     let temp = temp_beside(target);
     steps::remove_file(&temp)?;
-    let result = steps::copy_hashing(source, &temp).and_then(|md5| {
-        steps::finish_file(&temp, Some(mode), modified)?;
-        steps::rename(&temp, target, "rename into")?;
-        Ok(md5)
-    });
+    let result = steps::copy(source, &temp)
+        .and_then(|_| steps::finish_file(&temp, Some(mode), modified))
+        .and_then(|()| steps::rename(&temp, target, "rename into"));
     if result.is_err() {
         let _ = fs::remove_file(&temp);
     }
-    Ok((parent.to_path_buf(), result?))
+    result?;
+    Ok(parent.to_path_buf())
 }
 
 /// Atomically writes `bytes` to `path` unless it already holds exactly them. Returns

@@ -7,6 +7,7 @@ use crate::Output;
 use crate::cli::Config;
 
 use crate::cache::DigestCache;
+use crate::digest::Md5Digest;
 use crate::discover::{Discovery, EntryKind};
 use crate::error::{Error, Result};
 use crate::execute::{self, Done, Executor};
@@ -16,9 +17,10 @@ use crate::journal::{Journal, Operation};
 use crate::layout::{self, Layout};
 use crate::log::{Level, PatchLog};
 use crate::metadata::Placed;
-use crate::plan::{ActionKind, Plan, plan_apply};
+use crate::plan::{Action, ActionKind, Plan, plan_apply};
 use crate::report::{self, Applied};
 use crate::survey::Survey;
+use rayon::prelude::*;
 
 use super::verify::not_applied;
 
@@ -217,7 +219,7 @@ fn carry_out(layout: &Layout, survey: &Survey, plan: &Plan, log: &mut PatchLog) 
         );
     }
 
-    let problems = check_written(layout, plan, &done, &survey.cache);
+    let problems = check_written(layout, plan, &done, &survey.cache)?;
     log.runtime(Level::Info, "Patch verification started");
     if problems.is_empty() {
         log.runtime(Level::Info, "Patch verification successfully completed");
@@ -259,26 +261,42 @@ fn log_patch_level(discovery: &Discovery, log: &mut PatchLog) {
     }
 }
 
-/// Compares what was written (hashed while it was copied) with what the plan wanted, and
-/// records the written files in the digest cache; targets not written were compared during
-/// the survey.
-fn check_written(layout: &Layout, plan: &Plan, done: &[Done], cache: &DigestCache) -> Vec<String> {
-    let mut problems = Vec::new();
-    for (action, done) in plan.actions.iter().zip(done) {
-        let (Some(got), Some(want)) = (done.written, action.kind.md5()) else {
-            continue;
-        };
-        if got == want {
-            cache.record(&layout.plugins.join(&action.target), got);
-            continue;
-        }
-        problems.push(match &action.kind {
-            ActionKind::Write { entry, .. } => not_applied(&action.target, want, entry),
-            _ => format!(
-                "{}(MD5: {want}) was restored from the backup, but differs",
-                action.target.display()
-            ),
-        });
-    }
-    problems
+/// Compares each file just written with what the plan wanted. A copy of a source this run
+/// hashed, still unchanged, holds that source's digest: the cache vouches for it and the
+/// copy is not read again (as for any unchanged file). Anything else is read. Targets not
+/// written were compared during the survey.
+fn check_written(
+    layout: &Layout,
+    plan: &Plan,
+    done: &[Done],
+    cache: &DigestCache,
+) -> Result<Vec<String>> {
+    let written: Vec<(&Action, PathBuf)> = plan
+        .actions
+        .iter()
+        .zip(done)
+        .filter_map(|(action, done)| {
+            let target = layout.plugins.join(&action.target);
+            cache.vouch(&target, done.copied_from.as_ref()?);
+            Some((action, target))
+        })
+        .collect();
+    let digests: Vec<Md5Digest> = written
+        .par_iter()
+        .map(|(_, target)| cache.md5(target))
+        .collect::<Result<_>>()?;
+    Ok(written
+        .iter()
+        .zip(digests)
+        .filter_map(|((action, _), got)| {
+            let want = action.kind.md5()?;
+            (got != want).then(|| match &action.kind {
+                ActionKind::Write { entry, .. } => not_applied(&action.target, want, entry),
+                _ => format!(
+                    "{}(MD5: {want}) was restored from the backup, but differs",
+                    action.target.display()
+                ),
+            })
+        })
+        .collect())
 }

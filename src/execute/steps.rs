@@ -7,7 +7,6 @@ use std::io;
 use std::path::Path;
 use std::time::SystemTime;
 
-use crate::digest::{self, Md5Digest};
 use crate::error::{Error, Result};
 use crate::fault;
 
@@ -34,12 +33,6 @@ pub fn create_dir(dir: &Path) -> io::Result<()> {
 
 pub fn copy(from: &Path, to: &Path) -> Result<u64> {
     step("copy into", to, || fs::copy(from, to))
-}
-
-/// Copies `from` to `to` through the hasher ([`digest::copy_and_md5`]).
-pub fn copy_hashing(from: &Path, to: &Path) -> Result<Md5Digest> {
-    fault::step().map_err(|e| Error::write("copy into", to, e))?;
-    digest::copy_and_md5(from, to)
 }
 
 pub fn hard_link(from: &Path, to: &Path) -> io::Result<()> {
