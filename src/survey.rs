@@ -25,6 +25,9 @@ pub struct Survey {
     pub observed: Observed,
     /// Problems with the backup (missing files, changed sizes) against its manifest.
     pub backup_problems: Vec<String>,
+    /// When the backup manifest is damaged: one made afresh from the backup as it is, for
+    /// the next apply to record (reported, then rebuilt).
+    pub rebuilt_backup_manifest: Option<BackupManifest>,
     /// Damaged metadata (reported, ignored, rewritten by the next apply).
     pub metadata_problems: Vec<String>,
     /// carbon-patch temporary files left in plugins by an interrupted run.
@@ -84,9 +87,9 @@ pub fn survey(layout: &Layout, use_cache: bool) -> Result<Survey> {
         }
     }
 
-    let backup_problems = match &backup {
+    let (backup_problems, rebuilt_backup_manifest) = match &backup {
         Some(files) => check_backup(layout, files)?,
-        None => Vec::new(),
+        None => (Vec::new(), None),
     };
     let warnings = std::mem::take(&mut discovery.warnings);
     let strip = |tree: Listing| tree.into_iter().map(|(k, (p, _))| (k, p)).collect();
@@ -98,6 +101,7 @@ pub fn survey(layout: &Layout, use_cache: bool) -> Result<Survey> {
             recorded,
         },
         backup_problems,
+        rebuilt_backup_manifest,
         metadata_problems,
         leftovers,
         warnings,
@@ -159,15 +163,24 @@ fn list_tree(root: &Path) -> Result<(Listing, Vec<PathBuf>)> {
 }
 
 /// Compares the backup with the manifest carbon-patch wrote when it made it.
-fn check_backup(layout: &Layout, files: &Listing) -> Result<Vec<String>> {
+/// Also returns, when the manifest is damaged, a new one made from the backup as it is.
+fn check_backup(layout: &Layout, files: &Listing) -> Result<(Vec<String>, Option<BackupManifest>)> {
     let Some(bytes) = read_optional(&layout.backup_manifest)? else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     };
     let Some(manifest) = metadata::parse_json::<BackupManifest>(&bytes) else {
-        return Ok(vec![format!(
+        let problem = format!(
             "the backup manifest `{}` is damaged; the backup cannot be checked",
             layout.display(&layout.backup_manifest)
-        )]);
+        );
+        let rebuilt = BackupManifest {
+            schema_version: metadata::STATE_SCHEMA_VERSION,
+            files: files
+                .iter()
+                .map(|(path, (_, len))| (metadata::encode_path(path), *len))
+                .collect(),
+        };
+        return Ok((vec![problem], Some(rebuilt)));
     };
     let mut problems = Vec::new();
     for (encoded, len) in &manifest.files {
@@ -186,7 +199,7 @@ fn check_backup(layout: &Layout, files: &Listing) -> Result<Vec<String>> {
             Some(_) => {}
         }
     }
-    Ok(problems)
+    Ok((problems, None))
 }
 
 /// Reads the metadata files; damaged content is reported in `problems` and ignored.

@@ -185,6 +185,15 @@ fn carry_out(layout: &Layout, survey: &Survey, plan: &Plan, log: &mut PatchLog) 
             format!("Backed up plugins to {}", layout::BACKUP_NAME),
         );
         Some(manifest)
+    } else if let Some(rebuilt) = &survey.rebuilt_backup_manifest {
+        log.own(
+            Level::Warn,
+            format!(
+                "the backup manifest was damaged: rebuilt from {} as it is now",
+                layout::BACKUP_NAME
+            ),
+        );
+        Some(rebuilt.clone())
     } else {
         None
     };

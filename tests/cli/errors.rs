@@ -272,6 +272,15 @@ fn usage_errors_exit_2_and_change_nothing() {
         let run = env.run(&args);
         run.code(2);
         assert!(run.stderr.contains("Usage:"), "{args:?}\n{}", run.stderr);
+        assert!(
+            run.stderr
+                .trim_end()
+                .lines()
+                .last()
+                .is_some_and(|l| l.starts_with("hint: ")),
+            "{args:?}: a usage error ends with a hint\n{}",
+            run.stderr
+        );
         assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
         assert!(
             run.stdout.is_empty(),
