@@ -12,7 +12,7 @@ use crate::digest::Md5Digest;
 use crate::discover::{Discovery, EntryKind};
 use crate::journal::Journal;
 use crate::layout;
-use crate::metadata::{JarList, State};
+use crate::metadata::{JarList, Placed, State};
 
 /// A file under plugins or the backup, as read. The digest is only computed for files
 /// the plan can touch ([`targets_of_interest`]).
@@ -84,6 +84,16 @@ pub struct Provided {
     pub entry: String,
     /// The provider's file.
     pub source: PathBuf,
+}
+
+impl From<&Provided> for Placed {
+    /// What placing the provider's file records (state, journal).
+    fn from(provided: &Provided) -> Placed {
+        Placed {
+            md5: provided.md5,
+            entry: provided.entry.clone(),
+        }
+    }
 }
 
 /// One write into plugins.

@@ -16,7 +16,6 @@ use crate::guard;
 use crate::journal::{Journal, Operation};
 use crate::layout::{self, Layout};
 use crate::log::{Level, PatchLog};
-use crate::metadata::Placed;
 use crate::plan::{Action, ActionKind, Plan, plan_apply};
 use crate::report::{self, Applied};
 use crate::survey::Survey;
@@ -155,13 +154,7 @@ fn carry_out(layout: &Layout, survey: &Survey, plan: &Plan, log: &mut PatchLog) 
     let recorded = &survey.observed.recorded;
     let journaled = plan.writes_plugins() || recorded.journal.is_some();
     if journaled {
-        let placing = plan.provided.iter().map(|(target, p)| {
-            let placed = Placed {
-                md5: p.md5,
-                entry: p.entry.clone(),
-            };
-            (target, placed)
-        });
+        let placing = plan.provided.iter().map(|(target, p)| (target, p.into()));
         let journal = Journal::begin(Operation::Apply, placing, recorded.journal.as_ref());
         execute::begin(layout, &journal)?;
     }

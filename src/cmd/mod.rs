@@ -19,7 +19,7 @@ use crate::guard::{self, Guard};
 use crate::journal::{Journal, Operation};
 use crate::layout::Layout;
 use crate::log::{Level, PatchLog};
-use crate::metadata::{self, BackupManifest, Placed, STATE_SCHEMA_VERSION, State};
+use crate::metadata::{self, BackupManifest, STATE_SCHEMA_VERSION, State};
 use crate::plan::Plan;
 use crate::survey::{Survey, read_optional, survey};
 
@@ -143,15 +143,7 @@ pub fn record(
         placed: plan
             .provided
             .iter()
-            .map(|(t, p)| {
-                (
-                    metadata::encode_path(t),
-                    Placed {
-                        md5: p.md5,
-                        entry: p.entry.clone(),
-                    },
-                )
-            })
+            .map(|(t, p)| (metadata::encode_path(t), p.into()))
             .collect(),
     };
     let mut wrote = false;

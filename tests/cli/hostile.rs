@@ -14,31 +14,6 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Asserts the run failed with `code`, named `path` in an `error:` line, gave a `hint:`
-/// line, and did not panic.
-#[track_caller]
-fn assert_error(run: &Run, code: i32, path: &str) {
-    run.code(code)
-        .stderr_has("error: ")
-        .stderr_has(path)
-        .stderr_has("\nhint: ");
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-}
-
-/// Runs apply (dry run and real) and verify, each expecting bad input (exit 2) naming
-/// `path`, and asserts the whole tree did not change. Returns the apply run.
-#[track_caller]
-fn assert_bad_input_changes_nothing(env: &Env, path: &Path) -> Run {
-    let path = path.display().to_string();
-    let before = env.snapshot();
-    assert_error(&env.cmd("apply", &["--dry-run"]), 2, &path);
-    assert_error(&env.verify(), 2, &path);
-    let run = env.apply();
-    assert_error(&run, 2, &path);
-    assert_same_tree(&before, &env.snapshot(), "the tree must be byte-identical");
-    run
-}
-
 /// The sample product after one successful apply.
 fn applied_sample() -> Env {
     let env = Env::sample();

@@ -208,6 +208,32 @@ impl Env {
     }
 }
 
+/// Asserts the run failed with `code`, named `path` on stderr in an `error:` line, gave a
+/// `hint:` line, and did not panic.
+#[track_caller]
+pub fn assert_error(run: &Run, code: i32, path: &str) {
+    run.code(code)
+        .stderr_has("error: ")
+        .stderr_has(path)
+        .stderr_has("\nhint: ");
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+}
+
+/// Runs apply (dry run and real) and verify on `env`, each expecting bad input naming
+/// `path`, and asserts the whole tree (content, mode, mtime, inode) did not change.
+/// Returns the apply run.
+#[track_caller]
+pub fn assert_bad_input_changes_nothing(env: &Env, path: impl AsRef<Path>) -> Run {
+    let path = path.as_ref().display().to_string();
+    let before = env.snapshot();
+    assert_error(&env.cmd("apply", &["--dry-run"]), 2, &path);
+    assert_error(&env.verify(), 2, &path);
+    let run = env.apply();
+    assert_error(&run, 2, &path);
+    assert_same_tree(&before, &env.snapshot(), "the tree must be byte-identical");
+    run
+}
+
 // Small homes built bundle by bundle (shared by the order and apply tests).
 
 /// The version every bundle of the small homes here carries.
