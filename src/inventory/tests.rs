@@ -1,36 +1,13 @@
 //! Inventory unit tests: synthetic discoveries and trees, no filesystem.
 
 use super::*;
-use crate::discover::{Entry, SourceFile};
+use crate::discover::Entry;
 use crate::metadata::JarList;
+use crate::plan::tests::{entry_in, md5, tree};
 use crate::plan::{Present, Recorded, plan_apply};
 
-fn md5(text: &str) -> Md5Digest {
-    Md5Digest::of_bytes(text.as_bytes())
-}
-
 fn entry(name: &str, kind: EntryKind, files: &[(&str, &str)]) -> Entry {
-    Entry {
-        name: name.to_string(),
-        kind,
-        dir: PathBuf::from("/home/repository/components/patches").join(name),
-        files: files
-            .iter()
-            .map(|(target, content)| SourceFile {
-                target: PathBuf::from(target),
-                source: PathBuf::from(name).join(target),
-                own_name: PathBuf::from(target),
-                md5: md5(content),
-            })
-            .collect(),
-    }
-}
-
-fn tree(files: &[(&str, &str)]) -> BTreeMap<PathBuf, Present> {
-    files
-        .iter()
-        .map(|(t, c)| (PathBuf::from(t), Present { md5: Some(md5(c)) }))
-        .collect()
+    entry_in("/home/repository/components/patches", name, kind, files)
 }
 
 fn inventory_of(

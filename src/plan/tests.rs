@@ -5,15 +5,21 @@ use crate::discover::{Entry, SourceFile};
 use crate::metadata::{Placed, STATE_SCHEMA_VERSION};
 use std::path::Path;
 
-fn md5(text: &str) -> Md5Digest {
+/// The digest of `text` (test fixtures use short texts as file contents).
+pub(crate) fn md5(text: &str) -> Md5Digest {
     Md5Digest::of_bytes(text.as_bytes())
 }
 
 fn entry(name: &str, kind: EntryKind, files: &[(&str, &str)]) -> Entry {
+    entry_in("", name, kind, files)
+}
+
+/// An entry named `name` in the directory `parent`, whose files are `(target, content)`.
+pub(crate) fn entry_in(parent: &str, name: &str, kind: EntryKind, files: &[(&str, &str)]) -> Entry {
     Entry {
         name: name.to_string(),
         kind,
-        dir: PathBuf::from(name),
+        dir: PathBuf::from(parent).join(name),
         files: files
             .iter()
             .map(|(target, content)| SourceFile {
@@ -26,7 +32,8 @@ fn entry(name: &str, kind: EntryKind, files: &[(&str, &str)]) -> Entry {
     }
 }
 
-fn tree(files: &[(&str, &str)]) -> BTreeMap<PathBuf, Present> {
+/// A plugins or backup tree of `(target, content)` files, every digest read.
+pub(crate) fn tree(files: &[(&str, &str)]) -> BTreeMap<PathBuf, Present> {
     files
         .iter()
         .map(|(t, c)| (PathBuf::from(t), Present { md5: Some(md5(c)) }))

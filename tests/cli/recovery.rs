@@ -187,3 +187,30 @@ fn verify_while_an_apply_runs_exits_3_instead_of_reading_a_half_written_tree() {
     assert!(resume(first).status.success());
     env.verify().code(0);
 }
+
+#[test]
+fn a_patch_file_changed_while_apply_runs_fails_its_verification() {
+    // The written copies are vouched for only while their sources are unchanged since they
+    // were hashed; a source rewritten mid-run is read again, and the mismatch reported.
+    let (env, _) = small_product();
+    let first = stopped_apply(&env);
+    let source = env
+        .patches()
+        .join("patch0003")
+        .join(target("org.example.b04"));
+    std::fs::write(&source, jar("org.example.b04", "changed mid-run")).unwrap();
+    let output = resume(first);
+    assert_eq!(output.status.code(), Some(1), "verification found problems");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "{}(MD5: {}) has been patched with patch0003, but not applied",
+            target("org.example.b04"),
+            md5_of("org.example.b04", "patch0003")
+        )),
+        "{stdout}"
+    );
+    // The next apply plans from the new content and puts it right.
+    env.apply().code(0);
+    env.verify().code(0);
+}
