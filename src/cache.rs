@@ -113,26 +113,31 @@ impl DigestCache {
 
     /// The MD5 of the file at `path`, from the cache when the file is unchanged.
     pub fn md5(&self, path: &Path) -> Result<Md5Digest> {
-        self.lookup(path, None::<fn() -> Result<OsString>>)
-            .map(|(md5, _)| md5)
+        self.md5_and_size(path).map(|(md5, _)| md5)
     }
 
-    /// The MD5 and the bundle name (computed by `name_of` when not cached) of a jar.
-    pub fn md5_and_name(
+    /// The MD5 and the size of the file at `path`.
+    pub fn md5_and_size(&self, path: &Path) -> Result<(Md5Digest, u64)> {
+        self.lookup(path, None::<fn() -> Result<OsString>>)
+            .map(|(md5, size, _)| (md5, size))
+    }
+
+    /// The MD5, the size and the bundle name (computed by `name_of` when not cached) of a jar.
+    pub fn md5_size_and_name(
         &self,
         path: &Path,
         name_of: impl FnOnce() -> Result<OsString>,
-    ) -> Result<(Md5Digest, OsString)> {
-        let (md5, name) = self.lookup(path, Some(name_of))?;
+    ) -> Result<(Md5Digest, u64, OsString)> {
+        let (md5, size, name) = self.lookup(path, Some(name_of))?;
         // `lookup` returns a name whenever it was asked for one.
-        Ok((md5, name.unwrap_or_default()))
+        Ok((md5, size, name.unwrap_or_default()))
     }
 
     fn lookup(
         &self,
         path: &Path,
         name_of: Option<impl FnOnce() -> Result<OsString>>,
-    ) -> Result<(Md5Digest, Option<OsString>)> {
+    ) -> Result<(Md5Digest, u64, Option<OsString>)> {
         let meta = fs::metadata(path).map_err(|e| Error::read("inspect", path, e))?;
         let key = Key::of(&meta);
         let id = encode_path(path);
@@ -160,13 +165,13 @@ impl DigestCache {
             .as_deref()
             .and_then(decode_path)
             .map(PathBuf::into_os_string);
-        let md5 = entry.md5;
+        let (md5, size) = (entry.md5, entry.key.size);
         // A poisoned lock only means another hashing thread panicked; the map is still whole.
         self.used
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(id, entry);
-        Ok((md5, name))
+        Ok((md5, size, name))
     }
 
     /// Records that `copy` holds the content `original` had when this run read it — true
@@ -292,10 +297,10 @@ mod tests {
         let file = dir.path().join("a.jar");
         fs::write(&file, b"one").unwrap();
         let learnt = DigestCache::load(Path::new("/nonexistent"), true);
-        let (_, name) = learnt
-            .md5_and_name(&file, || Ok("org.a_1.jar".into()))
+        let (_, size, name) = learnt
+            .md5_size_and_name(&file, || Ok("org.a_1.jar".into()))
             .unwrap();
-        assert_eq!(name, "org.a_1.jar");
+        assert_eq!((size, name.to_str()), (3, Some("org.a_1.jar")));
         let path = dir.path().join("cache.json");
         fs::write(&path, learnt.render(&HashSet::from([file.to_path_buf()]))).unwrap();
         fs::File::options()
@@ -304,10 +309,10 @@ mod tests {
             .unwrap()
             .set_modified(later())
             .unwrap();
-        let (_, name) = DigestCache::load(&path, true)
-            .md5_and_name(&file, || panic!("the name must come from the cache"))
+        let (_, size, name) = DigestCache::load(&path, true)
+            .md5_size_and_name(&file, || panic!("the name must come from the cache"))
             .unwrap();
-        assert_eq!(name, "org.a_1.jar");
+        assert_eq!((size, name.to_str()), (3, Some("org.a_1.jar")));
     }
 
     #[test]
@@ -317,7 +322,7 @@ mod tests {
         fs::write(&file, b"one").unwrap();
         let learnt = DigestCache::load(Path::new("/nonexistent"), true);
         learnt
-            .md5_and_name(&file, || Ok("org.a_1.jar".into()))
+            .md5_size_and_name(&file, || Ok("org.a_1.jar".into()))
             .unwrap();
         let text = String::from_utf8(learnt.render(&HashSet::from([file.to_path_buf()])))
             .unwrap()
@@ -330,8 +335,8 @@ mod tests {
             .unwrap()
             .set_modified(later())
             .unwrap();
-        let (_, name) = DigestCache::load(&path, true)
-            .md5_and_name(&file, || Ok("org.a_1.jar".into()))
+        let (_, _, name) = DigestCache::load(&path, true)
+            .md5_size_and_name(&file, || Ok("org.a_1.jar".into()))
             .unwrap();
         assert_eq!(name, "org.a_1.jar", "the forged name is not used");
     }

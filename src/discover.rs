@@ -50,6 +50,8 @@ pub struct SourceFile {
     pub own_name: PathBuf,
     /// MD5 of its content.
     pub md5: Md5Digest,
+    /// Its size in bytes.
+    pub size: u64,
 }
 
 /// Everything found under patches and servicepacks.
@@ -178,19 +180,19 @@ fn discover_readable(layout: &Layout, cache: &DigestCache) -> Result<Discovery> 
         .into_par_iter()
         .inspect(|_| bar.inc())
         .map(|(index, own_name, source, top_level)| {
-            let (target, md5) = if top_level && manifest::is_jar(own_name.as_os_str()) {
-                let (md5, name) = cache.md5_and_name(&source, || {
+            let (target, (md5, size)) = if top_level && manifest::is_jar(own_name.as_os_str()) {
+                let (md5, size, name) = cache.md5_size_and_name(&source, || {
                     manifest::target_name(&source, own_name.as_os_str())
                 })?;
-                (PathBuf::from(name), md5)
+                (PathBuf::from(name), (md5, size))
             } else if top_level {
                 (
                     PathBuf::from(manifest::target_name(&source, own_name.as_os_str())?),
-                    cache.md5(&source)?,
+                    cache.md5_and_size(&source)?,
                 )
             } else {
                 manifest::check_nested_path(&source, &own_name)?;
-                (own_name.clone(), cache.md5(&source)?)
+                (own_name.clone(), cache.md5_and_size(&source)?)
             };
             Ok((
                 index,
@@ -199,6 +201,7 @@ fn discover_readable(layout: &Layout, cache: &DigestCache) -> Result<Discovery> 
                     source,
                     own_name,
                     md5,
+                    size,
                 },
             ))
         })

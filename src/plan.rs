@@ -14,12 +14,42 @@ use crate::journal::Journal;
 use crate::layout;
 use crate::metadata::{JarList, Placed, State};
 
-/// A file under plugins or the backup, as read. The digest is only computed for files
-/// the plan can touch ([`targets_of_interest`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// A file under plugins or the backup, as read. Its digest is only read when a plan needs
+/// it ([`digests_needed`]): a size that differs already says the content differs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Present {
+    /// Size in bytes.
+    pub size: u64,
     /// MD5 of the content, when it was read.
     pub md5: Option<Md5Digest>,
+}
+
+impl Present {
+    /// Whether this file is known to hold the content of `size` bytes with digest `md5`.
+    /// Unknown counts as different: a needless write, never a missed one.
+    pub fn holds(&self, size: u64, md5: Md5Digest) -> bool {
+        self.size == size && self.md5 == Some(md5)
+    }
+
+    /// Whether this file is known to hold the same content as `other`.
+    pub fn same_as(&self, other: &Present) -> bool {
+        other.md5.is_some_and(|md5| self.holds(other.size, md5))
+    }
+}
+
+/// What a survey reads digests for: the plans of `apply` (also `verify`, `status`, `plan`)
+/// or the plan of `rollback`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Apply,
+    Rollback,
+}
+
+/// The two trees whose files a plan compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tree {
+    Plugins,
+    Backup,
 }
 
 /// The metadata files as found (`None`: the file does not exist or could not be used).
@@ -80,6 +110,8 @@ pub struct Observed {
 pub struct Provided {
     /// MD5 of the provider's file.
     pub md5: Md5Digest,
+    /// Its size in bytes.
+    pub size: u64,
     /// The entry (service pack or patch) providing it.
     pub entry: String,
     /// The provider's file.
@@ -103,8 +135,8 @@ pub struct Action {
     pub target: PathBuf,
     /// What happens to it.
     pub kind: ActionKind,
-    /// MD5 of what is there now (`None`: absent).
-    pub old: Option<Md5Digest>,
+    /// What is there now (`None`: absent); its digest is only read when the sizes agree.
+    pub old: Option<Present>,
     /// Whether the current content exists nowhere else (not in the backup) and so must be
     /// archived before it is replaced.
     pub keep_old: bool,
@@ -208,8 +240,8 @@ impl Plan {
     }
 }
 
-/// The targets a plan can touch, so the reader hashes only those: everything the apply
-/// order provides and everything an earlier apply placed.
+/// The targets a plan can touch: everything the apply order provides and everything an
+/// earlier apply placed.
 pub fn targets_of_interest(discovery: &Discovery, recorded: &Recorded) -> BTreeSet<PathBuf> {
     targets_with(discovery, &recorded.placed())
 }
@@ -226,6 +258,44 @@ fn targets_with(
         .collect()
 }
 
+/// The digests the plan for `purpose` needs and `observed` lacks, so the reader hashes only
+/// those. A plan compares a target in plugins with its desired content (the provider's
+/// file, or the backup's copy) and with the backup's copy (is the old content kept
+/// anywhere?); a comparison needs digests only when the sizes agree. The backup's copy of a
+/// target is also read whenever the plan may restore it: a restore is checked against it.
+pub fn digests_needed(
+    purpose: Purpose,
+    discovery: &Discovery,
+    observed: &Observed,
+) -> Vec<(Tree, PathBuf)> {
+    let provided = match purpose {
+        Purpose::Apply => provided(discovery),
+        Purpose::Rollback => BTreeMap::new(),
+    };
+    let mut needed = Vec::new();
+    for target in targets_with(discovery, &observed.recorded.placed()) {
+        let in_plugins = observed.plugins.get(&target);
+        let in_backup = observed.backup.as_ref().and_then(|b| b.get(&target));
+        let sizes = [
+            provided.get(&target).map(|p| p.size),
+            in_backup.map(|b| b.size),
+        ];
+        if let Some(file) = in_plugins
+            && file.md5.is_none()
+            && sizes.contains(&Some(file.size))
+        {
+            needed.push((Tree::Plugins, target.clone()));
+        }
+        if let Some(file) = in_backup
+            && file.md5.is_none()
+            && (!provided.contains_key(&target) || in_plugins.is_some_and(|p| p.size == file.size))
+        {
+            needed.push((Tree::Backup, target));
+        }
+    }
+    needed
+}
+
 /// What the apply order provides: the backup overlaid with each entry in turn, later
 /// entries winning (SPEC §5) — here only the overlay, by target.
 pub fn provided(discovery: &Discovery) -> BTreeMap<PathBuf, Provided> {
@@ -236,6 +306,7 @@ pub fn provided(discovery: &Discovery) -> BTreeMap<PathBuf, Provided> {
                 file.target.clone(),
                 Provided {
                     md5: file.md5,
+                    size: file.size,
                     entry: entry.name.clone(),
                     source: file.source.clone(),
                 },
@@ -258,12 +329,14 @@ pub fn plan_apply(discovery: &Discovery, observed: &Observed) -> Plan {
         ..Plan::default()
     };
     for target in targets_with(discovery, &placed) {
-        let desired = match provided.get(&target) {
-            Some(p) => Desired::Write(p),
-            None => match backup_md5(observed, &target) {
-                Some(md5) => Desired::Restore(md5),
+        let desired = match (provided.get(&target), &observed.backup) {
+            (Some(p), _) => Desired::Write(p),
+            (None, Some(backup)) => match backup.get(&target) {
+                Some(copy) => Desired::Restore(copy),
                 None => Desired::Absent,
             },
+            // No backup yet: plugins as they are will be the backup.
+            (None, None) => Desired::AsItIs,
         };
         reconcile(&mut plan, observed, target, desired);
     }
@@ -279,7 +352,7 @@ pub fn plan_rollback(
     observed: &Observed,
     hide: Vec<PathBuf>,
 ) -> Option<Plan> {
-    observed.backup.as_ref()?;
+    let backup = observed.backup.as_ref()?;
     let placed = observed.recorded.placed();
     let mut plan = Plan {
         applied_list: vec![layout::BACKUP_NAME.to_string()],
@@ -288,8 +361,8 @@ pub fn plan_rollback(
         ..Plan::default()
     };
     for target in targets_with(discovery, &placed) {
-        let desired = match backup_md5(observed, &target) {
-            Some(md5) => Desired::Restore(md5),
+        let desired = match backup.get(&target) {
+            Some(copy) => Desired::Restore(copy),
             None => Desired::Absent,
         };
         reconcile(&mut plan, observed, target, desired);
@@ -299,46 +372,47 @@ pub fn plan_rollback(
 
 enum Desired<'a> {
     Write(&'a Provided),
-    Restore(Md5Digest),
+    Restore(&'a Present),
+    AsItIs,
     Absent,
 }
 
 /// Compares one target's desired content with what plugins hold and records the action.
 fn reconcile(plan: &mut Plan, observed: &Observed, target: PathBuf, desired: Desired<'_>) {
-    let old = observed.plugins.get(&target).map(|p| p.md5);
-    // A file present but not hashed cannot happen: the reader hashes every target of
-    // interest. Treat it as "differs" so the plan stays safe (a needless rewrite, never a miss).
-    let old_md5 = old.flatten();
-    let keep_old = old.is_some() && old_md5 != backup_md5(observed, &target);
+    let old = observed.plugins.get(&target).copied();
+    // Old content the backup does not hold exists nowhere else: it is archived. Without a
+    // backup yet, plugins as they are will be the backup.
+    let keep_old = old.is_some_and(|old| {
+        observed
+            .backup
+            .as_ref()
+            .is_some_and(|backup| !backup.get(&target).is_some_and(|b| old.same_as(b)))
+    });
     let kind = match desired {
-        Desired::Write(p) if old_md5 == Some(p.md5) => None,
+        Desired::Write(p) if old.is_some_and(|o| o.holds(p.size, p.md5)) => None,
         Desired::Write(p) => Some(ActionKind::Write {
             entry: p.entry.clone(),
             source: p.source.clone(),
             md5: p.md5,
         }),
-        Desired::Restore(md5) if old_md5 == Some(md5) => None,
-        Desired::Restore(md5) => Some(ActionKind::Restore { md5 }),
-        Desired::Absent if old.is_none() => return,
+        Desired::Restore(copy) if old.is_some_and(|o| o.same_as(copy)) => None,
+        Desired::Restore(copy) => Some(ActionKind::Restore {
+            md5: copy
+                .md5
+                .expect("digests_needed reads every backup file a plan may restore"),
+        }),
+        Desired::AsItIs | Desired::Absent if old.is_none() => return,
+        Desired::AsItIs => None,
         Desired::Absent => Some(ActionKind::Archive),
     };
     match kind {
         Some(kind) => plan.actions.push(Action {
             target,
             kind,
-            old: old_md5,
+            old,
             keep_old,
         }),
         None => plan.unchanged.push(target),
-    }
-}
-
-/// The backup's digest for a target: from the backup, or from plugins while there is no
-/// backup yet (the backup will be a copy of plugins).
-fn backup_md5(observed: &Observed, target: &PathBuf) -> Option<Md5Digest> {
-    match &observed.backup {
-        Some(backup) => backup.get(target).and_then(|p| p.md5),
-        None => observed.plugins.get(target).and_then(|p| p.md5),
     }
 }
 

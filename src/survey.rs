@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::journal::Journal;
 use crate::layout::{self, Layout};
 use crate::metadata::{self, BackupManifest, State};
-use crate::plan::{Observed, Present, Recorded, targets_of_interest};
+use crate::plan::{Observed, Present, Purpose, Recorded, Tree, digests_needed};
 
 /// What was read from one product home.
 #[derive(Debug)]
@@ -38,66 +38,30 @@ pub struct Survey {
     pub cache: DigestCache,
 }
 
-/// Reads the product home: discovery, every file name in plugins and the backup, digests
-/// of the files a plan can touch (in parallel), and the metadata.
-pub fn survey(layout: &Layout, use_cache: bool) -> Result<Survey> {
+/// Reads the product home: discovery, every file name and size in plugins and the backup,
+/// the digests the plans for `purpose` need (in parallel), and the metadata.
+pub fn survey(layout: &Layout, use_cache: bool, purpose: Purpose) -> Result<Survey> {
     let cache = DigestCache::load(&layout.digests, use_cache);
     let mut discovery = discover(layout, &cache)?;
     let mut metadata_problems = Vec::new();
     let recorded = read_recorded(layout, &mut metadata_problems)?;
 
-    let (mut plugins, leftovers) = list_tree(&layout.plugins)?;
-    let mut backup = if is_dir(&layout.backup)? {
+    let (plugins, leftovers) = list_tree(&layout.plugins)?;
+    let backup = if is_dir(&layout.backup)? {
         Some(list_tree(&layout.backup)?.0)
     } else {
         None
     };
-
-    let targets = targets_of_interest(&discovery, &recorded);
-    let mut jobs: Vec<(bool, PathBuf)> = Vec::new();
-    for target in &targets {
-        if plugins.contains_key(target) {
-            jobs.push((false, target.clone()));
-        }
-        if backup.as_ref().is_some_and(|b| b.contains_key(target)) {
-            jobs.push((true, target.clone()));
-        }
-    }
-    let bar = crate::progress::bar("hashing", jobs.len());
-    let digests: Vec<_> = jobs
-        .par_iter()
-        .inspect(|_| bar.inc())
-        .map(|(in_backup, target)| {
-            let root = if *in_backup {
-                &layout.backup
-            } else {
-                &layout.plugins
-            };
-            cache.md5(&root.join(target))
-        })
-        .collect::<Result<_>>()?;
-    for ((in_backup, target), md5) in jobs.into_iter().zip(digests) {
-        let tree = if in_backup {
-            backup.as_mut()
-        } else {
-            Some(&mut plugins)
-        };
-        if let Some(file) = tree.and_then(|t| t.get_mut(&target)) {
-            file.0.md5 = Some(md5);
-        }
-    }
-
     let (backup_problems, rebuilt_backup_manifest) = match &backup {
         Some(files) => check_backup(layout, files)?,
         None => (Vec::new(), None),
     };
     let warnings = std::mem::take(&mut discovery.warnings);
-    let strip = |tree: Listing| tree.into_iter().map(|(k, (p, _))| (k, p)).collect();
-    Ok(Survey {
+    let mut survey = Survey {
         discovery,
         observed: Observed {
-            plugins: strip(plugins),
-            backup: backup.map(strip),
+            plugins,
+            backup,
             recorded,
         },
         backup_problems,
@@ -106,7 +70,44 @@ pub fn survey(layout: &Layout, use_cache: bool) -> Result<Survey> {
         leftovers,
         warnings,
         cache,
-    })
+    };
+    survey.read_digests(layout, purpose)?;
+    Ok(survey)
+}
+
+impl Survey {
+    /// Reads (or takes from the cache) the digests the plans for `purpose` need and this
+    /// survey lacks, several files at once.
+    pub fn read_digests(&mut self, layout: &Layout, purpose: Purpose) -> Result<()> {
+        let needed = digests_needed(purpose, &self.discovery, &self.observed);
+        let bar = crate::progress::bar("hashing", needed.len());
+        let cache = &self.cache;
+        let digests: Vec<_> = needed
+            .par_iter()
+            .inspect(|_| bar.inc())
+            .map(|(tree, target)| {
+                let root = match tree {
+                    Tree::Plugins => &layout.plugins,
+                    Tree::Backup => &layout.backup,
+                };
+                cache.md5_and_size(&root.join(target))
+            })
+            .collect::<Result<_>>()?;
+        for ((tree, target), (md5, size)) in needed.into_iter().zip(digests) {
+            let files = match tree {
+                Tree::Plugins => Some(&mut self.observed.plugins),
+                Tree::Backup => self.observed.backup.as_mut(),
+            };
+            // The size as hashed: a file that changed since it was listed is compared as it is now.
+            if let Some(file) = files.and_then(|f| f.get_mut(&target)) {
+                *file = Present {
+                    size,
+                    md5: Some(md5),
+                };
+            }
+        }
+        Ok(())
+    }
 }
 
 fn is_dir(path: &Path) -> Result<bool> {
@@ -118,7 +119,7 @@ fn is_dir(path: &Path) -> Result<bool> {
 }
 
 /// Files of a tree by relative path, with their size.
-type Listing = BTreeMap<PathBuf, (Present, u64)>;
+type Listing = BTreeMap<PathBuf, Present>;
 
 /// Every file under `root` (relative path → size), and carbon-patch's own temporary files
 /// found there. Directories are walked; symbolic links count as the file they name.
@@ -153,8 +154,8 @@ fn list_tree(root: &Path) -> Result<(Listing, Vec<PathBuf>)> {
             leftovers.push(relative);
             continue;
         }
-        let len = fs::metadata(item.path()).map(|m| m.len()).unwrap_or(0);
-        files.push((relative, (Present::default(), len)));
+        let size = fs::metadata(item.path()).map(|m| m.len()).unwrap_or(0);
+        files.push((relative, Present { size, md5: None }));
     }
     leftovers.sort();
     // Byte order is path order for names without `/`: the map's own sort then only checks.
@@ -177,7 +178,7 @@ fn check_backup(layout: &Layout, files: &Listing) -> Result<(Vec<String>, Option
             schema_version: metadata::STATE_SCHEMA_VERSION,
             files: files
                 .iter()
-                .map(|(path, (_, len))| (metadata::encode_path(path), *len))
+                .map(|(path, file)| (metadata::encode_path(path), file.size))
                 .collect(),
         };
         return Ok((vec![problem], Some(rebuilt)));
@@ -192,9 +193,10 @@ fn check_backup(layout: &Layout, files: &Listing) -> Result<(Vec<String>, Option
                 "the backup is incomplete: `{}` is missing",
                 path.display()
             )),
-            Some((_, actual)) if actual != len => problems.push(format!(
-                "the backup is damaged: `{}` has {actual} bytes, {len} when it was made",
-                path.display()
+            Some(file) if file.size != *len => problems.push(format!(
+                "the backup is damaged: `{}` has {} bytes, {len} when it was made",
+                path.display(),
+                file.size
             )),
             Some(_) => {}
         }

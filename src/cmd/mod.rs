@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use crate::cache::DigestCache;
-use crate::cli::Config;
+use crate::cli::{Command, Config};
 use crate::discover::Discovery;
 use crate::error::{Error, Result};
 use crate::execute;
@@ -20,7 +20,7 @@ use crate::journal::{Journal, Operation};
 use crate::layout::Layout;
 use crate::log::{Level, PatchLog};
 use crate::metadata::{self, BackupManifest, STATE_SCHEMA_VERSION, State};
-use crate::plan::Plan;
+use crate::plan::{Plan, Purpose};
 use crate::survey::{Survey, read_optional, survey};
 
 /// The metadata files' bytes when a survey was taken: a concurrent run that changed
@@ -52,8 +52,18 @@ pub fn layout(config: &Config) -> Result<Layout> {
 pub fn open(config: &Config) -> Result<(Layout, Survey, Fingerprint)> {
     let layout = layout(config)?;
     let before = fingerprint(&layout)?;
-    let survey = survey(&layout, !config.no_cache)?;
+    let survey = resurvey(config, &layout)?;
     Ok((layout, survey, before))
+}
+
+/// Surveys the product home for the configured command (again, after an earlier operation
+/// was finished or another run changed the tree).
+pub fn resurvey(config: &Config, layout: &Layout) -> Result<Survey> {
+    let purpose = match config.command {
+        Command::Rollback => Purpose::Rollback,
+        _ => Purpose::Apply,
+    };
+    survey(layout, !config.no_cache, purpose)
 }
 
 /// Takes the guard. If another run changed the tree between the survey and the lock,
@@ -65,7 +75,7 @@ pub fn guard(
 ) -> Result<(Guard, Option<String>, Option<Survey>)> {
     let (guard, warning) = guard::acquire(layout, config.force)?;
     let fresh = if fingerprint(layout)? != before {
-        Some(survey(layout, !config.no_cache)?)
+        Some(resurvey(config, layout)?)
     } else {
         None
     };
@@ -82,11 +92,6 @@ pub fn unfinished(journal: Option<&Journal>, doing: Operation) -> Option<String>
         _ => "finishing it",
     };
     Some(format!("{}: {what}", journal.unfinished()))
-}
-
-/// Surveys the product home again, after an earlier operation was finished.
-pub fn resurvey(config: &Config, layout: &Layout) -> Result<Survey> {
-    survey(layout, !config.no_cache)
 }
 
 /// Runs `work` with a fresh patches.log buffer and appends what it logged — also when it

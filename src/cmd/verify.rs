@@ -12,14 +12,14 @@ use crate::guard;
 use crate::layout::Layout;
 use crate::plan::{ActionKind, Event, Plan, plan_apply};
 use crate::report::{self, Problem};
-use crate::survey::{Survey, survey};
+use crate::survey::Survey;
 
 /// Runs `verify`.
 pub fn run(config: &Config) -> Result<Output> {
     let layout = super::layout(config)?;
     // Held while reading, so an apply or rollback cannot change the tree under us.
     let _shared = guard::shared(&layout)?;
-    let survey = survey(&layout, !config.no_cache)?;
+    let survey = super::resurvey(config, &layout)?;
     let plan = plan_apply(&survey.discovery, &survey.observed);
     let problems = problems(&layout, &survey, &plan);
     let code = if problems.is_empty() {

@@ -3,7 +3,7 @@
 use super::*;
 use crate::discover::Entry;
 use crate::metadata::JarList;
-use crate::plan::tests::{entry_in, md5, tree};
+use crate::plan::tests::{entry_in, present, tree};
 use crate::plan::{Present, Recorded, plan_apply};
 
 fn entry(name: &str, kind: EntryKind, files: &[(&str, &str)]) -> Entry {
@@ -53,7 +53,11 @@ fn applied(discovery: &Discovery, base: &[(&str, &str)]) -> Observed {
     let plan = plan_apply(discovery, &before);
     let mut plugins = before.plugins.clone();
     for (target, p) in &plan.provided {
-        plugins.insert(target.clone(), Present { md5: Some(p.md5) });
+        let file = Present {
+            size: p.size,
+            md5: Some(p.md5),
+        };
+        plugins.insert(target.clone(), file);
     }
     let jars = JarList {
         jars: plan
@@ -143,12 +147,9 @@ fn pending_changed_broken_and_gone_entries_need_attention() {
     }
     // Someone replaced the service pack's only winning bundle... none: it is overridden.
     // Replace patch0004's ui in plugins by hand: broken.
-    observed.plugins.insert(
-        "org.ui_4.4.9.jar".into(),
-        Present {
-            md5: Some(md5("hand")),
-        },
-    );
+    observed
+        .plugins
+        .insert("org.ui_4.4.9.jar".into(), present("hand"));
     let mut d2 = d.clone();
     // A new patch, and a file added to the service pack since it was applied: changed.
     d2.patches.push(entry(

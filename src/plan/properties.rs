@@ -46,6 +46,68 @@ fn md5_of(variant: u8) -> Md5Digest {
     Md5Digest::of_bytes(format!("content {variant}").as_bytes())
 }
 
+/// Variants 0 and 1 have one size, 2 and 3 another: sizes alone tell some contents apart,
+/// not all, so plans meet both cases.
+fn size_of(variant: u8) -> u64 {
+    100 + u64::from(variant / 2)
+}
+
+/// The size of the variant with digest `md5`.
+fn size_of_md5(md5: Md5Digest) -> u64 {
+    (0..VARIANTS).find(|&v| md5_of(v) == md5).map_or(0, size_of)
+}
+
+/// Trees as a survey reads them for `purpose`: every digest dropped, then only those
+/// [`digests_needed`] asks for read back.
+fn as_surveyed(full: &Observed, discovery: &Discovery, purpose: Purpose) -> Observed {
+    let mut lazy = full.clone();
+    let unread = |tree: &mut BTreeMap<PathBuf, Present>| {
+        tree.values_mut().for_each(|file| file.md5 = None);
+    };
+    unread(&mut lazy.plugins);
+    lazy.backup.iter_mut().for_each(unread);
+    for (tree, target) in digests_needed(purpose, discovery, &lazy) {
+        let (from, to) = match tree {
+            Tree::Plugins => (Some(&full.plugins), Some(&mut lazy.plugins)),
+            Tree::Backup => (full.backup.as_ref(), lazy.backup.as_mut()),
+        };
+        let md5 = from.and_then(|f| f.get(&target)).and_then(|f| f.md5);
+        if let Some(file) = to.and_then(|t| t.get_mut(&target)) {
+            file.md5 = md5;
+        }
+    }
+    lazy
+}
+
+/// A model tree as a survey for `purpose` reads it.
+fn surveyed(
+    plugins: &Model,
+    backup: Option<&Model>,
+    recorded: Recorded,
+    discovery: &Discovery,
+    purpose: Purpose,
+) -> Observed {
+    let full = Observed {
+        plugins: present(plugins),
+        backup: backup.map(present),
+        recorded,
+    };
+    as_surveyed(&full, discovery, purpose)
+}
+
+fn present(model: &Model) -> BTreeMap<PathBuf, Present> {
+    model
+        .iter()
+        .map(|(t, m)| {
+            let file = Present {
+                size: size_of_md5(*m),
+                md5: Some(*m),
+            };
+            (t.clone(), file)
+        })
+        .collect()
+}
+
 fn files() -> impl Strategy<Value = Files> {
     proptest::collection::btree_map(0..TARGETS.len(), 0..VARIANTS, 0..=TARGETS.len())
 }
@@ -121,6 +183,7 @@ fn entry(name: &str, kind: EntryKind, files: &Files) -> Entry {
                 source: PathBuf::from(name).join(TARGETS[t]),
                 own_name: PathBuf::from(TARGETS[t]),
                 md5: md5_of(v),
+                size: size_of(v),
             })
             .collect(),
     }
@@ -133,6 +196,7 @@ fn tree(files: &Files) -> BTreeMap<PathBuf, Present> {
             (
                 PathBuf::from(TARGETS[t]),
                 Present {
+                    size: size_of(v),
                     md5: Some(md5_of(v)),
                 },
             )
@@ -245,7 +309,15 @@ fn carry_out(
             "{target:?} would leave plugins"
         );
         let old = plugins.get(target).copied();
-        prop_assert_eq!(action.old, old, "old digest of {:?}", target);
+        prop_assert_eq!(
+            action.old.map(|o| o.size),
+            old.map(size_of_md5),
+            "old size of {:?}",
+            target
+        );
+        if let Some(read) = action.old.and_then(|o| o.md5) {
+            prop_assert_eq!(Some(read), old, "old digest of {:?}", target);
+        }
         prop_assert_eq!(
             action.keep_old,
             old.is_some() && old != backup.get(target).copied(),
@@ -328,12 +400,13 @@ proptest! {
     #[test]
     fn apply_reaches_the_desired_state_and_touches_nothing_else(case in case()) {
         let discovery = case.discovery();
-        let observed = case.observed();
+        let observed = as_surveyed(&case.observed(), &discovery, Purpose::Apply);
         let plan = plan_apply(&discovery, &observed);
-        let plugins = model(&observed.plugins);
+        let full = case.observed();
+        let plugins = model(&full.plugins);
         // Without a backup, the one apply makes is a copy of plugins as they are.
         prop_assert_eq!(plan.create_backup, observed.backup.is_none());
-        let backup = observed.backup.as_ref().map_or_else(|| plugins.clone(), model);
+        let backup = full.backup.as_ref().map_or_else(|| plugins.clone(), model);
         let after = carry_out(&plan, &discovery, &plugins, &backup)?;
 
         let desired = overlay(&backup, &discovery);
@@ -374,17 +447,17 @@ proptest! {
         // Idempotent: the next apply, reading what this one recorded, has nothing to do.
         let mut discovery_after = discovery.clone();
         discovery_after.backup_present = true;
-        let observed_after = Observed {
-            plugins: after.iter().map(|(t, m)| (t.clone(), Present { md5: Some(*m) })).collect(),
-            backup: Some(backup.iter().map(|(t, m)| (t.clone(), Present { md5: Some(*m) })).collect()),
-            recorded: recorded_after(&plan, plan.applied_list.clone()),
-        };
+        let recorded = recorded_after(&plan, plan.applied_list.clone());
+        let observed_after =
+            surveyed(&after, Some(&backup), recorded.clone(), &discovery_after, Purpose::Apply);
         let again = plan_apply(&discovery_after, &observed_after);
         prop_assert!(again.actions.is_empty(), "second apply acts: {:?}", again.actions);
         prop_assert!(again.events.is_empty(), "second apply sees changes: {:?}", again.events);
         prop_assert!(!again.create_backup);
 
         // Rollback after it gives back the backup wherever patches were, and keeps the rest.
+        let observed_after =
+            surveyed(&after, Some(&backup), recorded, &discovery_after, Purpose::Rollback);
         let rollback = plan_rollback(&discovery_after, &observed_after, Vec::new());
         let rollback = rollback.expect("a backup exists");
         let rolled = carry_out(&rollback, &discovery_after, &after, &backup)?;
@@ -399,12 +472,9 @@ proptest! {
         prop_assert!(rollback.provided.is_empty());
 
         // And a second rollback, once the entries are hidden and the metadata says so, is a no-op.
-        let observed_rolled = Observed {
-            plugins: rolled.iter().map(|(t, m)| (t.clone(), Present { md5: Some(*m) })).collect(),
-            backup: observed_after.backup.clone(),
-            recorded: recorded_after(&rollback, rollback.applied_list.clone()),
-        };
         let empty = Discovery { backup_present: true, ..Discovery::default() };
+        let recorded = recorded_after(&rollback, rollback.applied_list.clone());
+        let observed_rolled = surveyed(&rolled, Some(&backup), recorded, &empty, Purpose::Rollback);
         let twice = plan_rollback(&empty, &observed_rolled, Vec::new()).expect("a backup exists");
         prop_assert!(twice.actions.is_empty(), "{:?}", twice.actions);
     }
@@ -412,13 +482,14 @@ proptest! {
     #[test]
     fn rollback_from_any_state_gives_back_the_backup_and_keeps_the_rest(case in case()) {
         let discovery = case.discovery();
-        let observed = case.observed();
+        let full = case.observed();
+        let observed = as_surveyed(&full, &discovery, Purpose::Rollback);
         let Some(plan) = plan_rollback(&discovery, &observed, Vec::new()) else {
             prop_assert!(observed.backup.is_none());
             return Ok(());
         };
-        let plugins = model(&observed.plugins);
-        let backup = observed.backup.as_ref().map(model).unwrap_or_default();
+        let plugins = model(&full.plugins);
+        let backup = full.backup.as_ref().map(model).unwrap_or_default();
         let after = carry_out(&plan, &discovery, &plugins, &backup)?;
         let touched = targets_of_interest(&discovery, &observed.recorded);
         for target in after.keys().chain(plugins.keys()).chain(backup.keys()) {
@@ -426,6 +497,34 @@ proptest! {
                 prop_assert_eq!(after.get(target), backup.get(target), "{:?}", target);
             } else {
                 prop_assert_eq!(after.get(target), plugins.get(target), "{:?}", target);
+            }
+        }
+    }
+
+    #[test]
+    fn digests_a_survey_leaves_unread_never_change_a_plan(case in case()) {
+        let discovery = case.discovery();
+        let full = case.observed();
+        let hide = vec![PathBuf::from("patch0001")];
+        let plans = [
+            (plan_apply(&discovery, &full), plan_apply(&discovery, &as_surveyed(&full, &discovery, Purpose::Apply))),
+            (
+                plan_rollback(&discovery, &full, hide.clone()).unwrap_or_default(),
+                plan_rollback(&discovery, &as_surveyed(&full, &discovery, Purpose::Rollback), hide)
+                    .unwrap_or_default(),
+            ),
+        ];
+        for (read_all, lazy) in plans {
+            // The same plan, except that an old file's digest may be unread when its size differs.
+            let unread_old = |plan: &Plan| {
+                let mut plan = plan.clone();
+                plan.actions.iter_mut().flat_map(|a| a.old.as_mut()).for_each(|o| o.md5 = None);
+                format!("{plan:?}")
+            };
+            prop_assert_eq!(unread_old(&read_all), unread_old(&lazy));
+            for (a, b) in read_all.actions.iter().zip(&lazy.actions) {
+                let (a, b) = (a.old.and_then(|o| o.md5), b.old.and_then(|o| o.md5));
+                prop_assert!(b.is_none() || a == b, "a digest read differs: {:?} {:?}", a, b);
             }
         }
     }

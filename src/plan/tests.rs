@@ -27,6 +27,7 @@ pub(crate) fn entry_in(parent: &str, name: &str, kind: EntryKind, files: &[(&str
                 source: PathBuf::from(name).join(target),
                 own_name: PathBuf::from(target),
                 md5: md5(content),
+                size: content.len() as u64,
             })
             .collect(),
     }
@@ -36,8 +37,16 @@ pub(crate) fn entry_in(parent: &str, name: &str, kind: EntryKind, files: &[(&str
 pub(crate) fn tree(files: &[(&str, &str)]) -> BTreeMap<PathBuf, Present> {
     files
         .iter()
-        .map(|(t, c)| (PathBuf::from(t), Present { md5: Some(md5(c)) }))
+        .map(|(t, c)| (PathBuf::from(t), present(c)))
         .collect()
+}
+
+/// A file holding `content`, its digest read.
+pub(crate) fn present(content: &str) -> Present {
+    Present {
+        size: content.len() as u64,
+        md5: Some(md5(content)),
+    }
 }
 
 fn discovery(service_pack: Option<Entry>, patches: Vec<Entry>) -> Discovery {
@@ -61,6 +70,93 @@ fn kinds(plan: &Plan) -> Vec<(String, &'static str)> {
             (a.target.display().to_string(), kind)
         })
         .collect()
+}
+
+#[test]
+fn digests_are_read_only_where_sizes_agree() {
+    // Sizes: "sp-core" 7 vs "core" 4; "p3-ui" 5 vs "ui-2" 4 in plugins, "ui-1" 4 in the backup;
+    // "same" 4 both; "gone" was placed by an earlier apply and is provided no more.
+    let d = discovery(
+        Some(entry(
+            "servicepack001",
+            EntryKind::ServicePack,
+            &[("core_1.jar", "sp-core"), ("same_1.jar", "same")],
+        )),
+        vec![entry(
+            "patch0003",
+            EntryKind::Patch,
+            &[("ui_1.jar", "p3-ui")],
+        )],
+    );
+    let unread = |files: &[(&str, &str)]| {
+        let mut tree = tree(files);
+        tree.values_mut().for_each(|f| f.md5 = None);
+        tree
+    };
+    let mut observed = Observed {
+        plugins: unread(&[
+            ("core_1.jar", "core"),
+            ("ui_1.jar", "ui-2"),
+            ("same_1.jar", "same"),
+            ("gone_1.jar", "gone"),
+        ]),
+        backup: Some(unread(&[
+            ("core_1.jar", "core"),
+            ("ui_1.jar", "ui-1"),
+            ("gone_1.jar", "gone"),
+        ])),
+        recorded: Recorded::default(),
+    };
+    observed.recorded.state = Some(State {
+        schema_version: STATE_SCHEMA_VERSION,
+        placed: BTreeMap::from([(
+            "gone_1.jar".to_string(),
+            Placed {
+                md5: md5("gone"),
+                entry: "patch0002".into(),
+            },
+        )]),
+    });
+    let needed = |purpose, observed: &Observed| {
+        digests_needed(purpose, &d, observed)
+            .into_iter()
+            .map(|(tree, t)| (tree, t.display().to_string()))
+            .collect::<Vec<_>>()
+    };
+    // apply: core differs from its provider by size, and plugins' core is the backup's
+    // size: both read to know whether the old content is kept elsewhere. ui is read on
+    // both sides for the same reason; same equals its provider's size; gone will be
+    // restored from the backup, which must be read, and compared with plugins.
+    assert_eq!(
+        needed(Purpose::Apply, &observed),
+        [
+            (Tree::Plugins, "core_1.jar".into()),
+            (Tree::Backup, "core_1.jar".into()),
+            (Tree::Plugins, "gone_1.jar".into()),
+            (Tree::Backup, "gone_1.jar".into()),
+            (Tree::Plugins, "same_1.jar".into()),
+            (Tree::Plugins, "ui_1.jar".into()),
+            (Tree::Backup, "ui_1.jar".into()),
+        ]
+    );
+    // rollback: every backup copy it may restore, and plugins' files of the same size.
+    assert_eq!(
+        needed(Purpose::Rollback, &observed),
+        [
+            (Tree::Plugins, "core_1.jar".into()),
+            (Tree::Backup, "core_1.jar".into()),
+            (Tree::Plugins, "gone_1.jar".into()),
+            (Tree::Backup, "gone_1.jar".into()),
+            (Tree::Plugins, "ui_1.jar".into()),
+            (Tree::Backup, "ui_1.jar".into()),
+        ]
+    );
+    // Without a backup, only what a provider's size matches is read.
+    observed.backup = None;
+    assert_eq!(
+        needed(Purpose::Apply, &observed),
+        [(Tree::Plugins, "same_1.jar".into())]
+    );
 }
 
 #[test]

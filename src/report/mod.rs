@@ -152,7 +152,10 @@ pub struct ActionItem {
     target: String,
     entry: Option<String>,
     source: Option<String>,
+    /// `None` when the file is absent, or when its size already showed it differs (unread).
     old_md5: Option<Md5Digest>,
+    /// `None` when the file is absent.
+    old_size: Option<u64>,
     new_md5: Option<Md5Digest>,
     archived_to: Option<String>,
 }
@@ -323,7 +326,8 @@ fn actions(
                 target: lossy(&action.target),
                 entry,
                 source,
-                old_md5: action.old,
+                old_md5: action.old.and_then(|old| old.md5),
+                old_size: action.old.map(|old| old.size),
                 new_md5,
                 archived_to,
             }

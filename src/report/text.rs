@@ -84,7 +84,11 @@ fn actions(
         let target = &item.target;
         let _ = match item.action {
             "write" => {
-                let old = item.old_md5.map_or("absent".to_string(), |m| m.to_string());
+                let old = match (item.old_md5, item.old_size) {
+                    (Some(md5), _) => md5.to_string(),
+                    (None, Some(_)) => "unread, size differs".to_string(),
+                    (None, None) => "absent".to_string(),
+                };
                 let new = item.new_md5.map(|m| m.to_string()).unwrap_or_default();
                 let entry = item.entry.as_deref().unwrap_or_default();
                 writeln!(

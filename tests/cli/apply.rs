@@ -321,8 +321,7 @@ fn a_patch_jar_changed_in_place_is_rewritten() {
         .code(0)
         .stdout_has(&format!("change: {ndatasource} has been updated\n"))
         .stdout_has(&format!(
-            "wrote    {ndatasource}  from patch0005 (MD5 {} -> {})",
-            before.entries[Path::new(ndatasource)].digest,
+            "wrote    {ndatasource}  from patch0005 (MD5 unread, size differs -> {})",
             md5_hex(&new)
         ))
         .stdout_has("1 written, 0 restored, 0 archived, 7 unchanged\n");
