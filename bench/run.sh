@@ -152,13 +152,27 @@ provided_names() {
     sed 's/:[0-9a-f]*$//' "$patches/.metadata/prePatchedJARs.txt"
 }
 
-# The files verify reads, NUL-separated: plugins targets of every provided bundle, and every
-# service pack and patch file (patch0000 and hidden directories excluded).
+# The files verify reads, NUL-separated, on the applied tree: plugins/<name> for every
+# provided bundle; every file of every applied entry (prePatchedDir.txt: the service pack's
+# lib/, the patches not inside it); and the backup copies of provided bundles whose size
+# equals the plugins file's (only those are compared by content; see plan::digests_needed).
 verify_files() {
-    local name
-    provided_names | while IFS= read -r name; do printf '%s\0' "$plugins_dir/$name"; done
-    find "$servicepacks" "$patches" -mindepth 1 \
-        \( -name '.*' -o -path "$patches/patch0000" \) -prune -o -type f -print0
+    local name entry size
+    provided_names | while IFS= read -r name; do
+        printf '%s\0' "$plugins_dir/$name"
+        [ -f "$patches/patch0000/$name" ] || continue
+        size=$(stat -c %s "$plugins_dir/$name")
+        if [ "$(stat -c %s "$patches/patch0000/$name")" = "$size" ]; then
+            printf '%s\0' "$patches/patch0000/$name"
+        fi
+    done
+    while IFS= read -r entry; do
+        case "$entry" in
+            patch0000 | "") ;;
+            servicepack*) find "$servicepacks/$entry/lib" -type f -print0 ;;
+            *) find "$patches/$entry" -type f -print0 ;;
+        esac
+    done <"$patches/.metadata/prePatchedDir.txt"
 }
 
 # The files patches replaced: provided bundles that the backup holds, NUL-separated.
@@ -299,8 +313,9 @@ print_table() {
     echo "Peak RSS of carbon-patch over all runs: $(cat "$work"/results/{first,nochange,add_patch}_apply \
         "$work"/results/verify* "$work"/results/rollback | awk '$2 > m { m = $2 } END { printf "%.1f MB", m / 1024 }')" \
         "(target ≤ 32 MB)."
-    echo "verify's files: plugins/<name> for every name in prePatchedJARs.txt, plus every service"
-    echo "pack and patch file (patch0000 excluded); md5sum is one process on one core."
+    echo "verify's files: plugins/<name> for every name in prePatchedJARs.txt, every file of the"
+    echo "applied entries (prePatchedDir.txt), and the backup copies of the same size as their"
+    echo "plugins file; md5sum is one process on one core."
 }
 
 main() {
