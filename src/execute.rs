@@ -197,7 +197,8 @@ fn replace_unflushed(target: &Path, source: &Path) -> Result<PathBuf> {
     let temp = temp_beside(target);
     steps::remove_file(&temp)?;
     let result = steps::copy(source, &temp)
-        .and_then(|_| steps::finish_file(&temp, Some(mode), modified))
+        .and_then(|_| steps::stamp(&temp, Some(mode), modified))
+        .and_then(|()| sync_file(&temp))
         .and_then(|()| steps::rename(&temp, target, "rename into"));
     if result.is_err() {
         let _ = fs::remove_file(&temp);

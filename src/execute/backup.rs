@@ -4,6 +4,7 @@
 
 use std::fs;
 use std::io;
+use std::path::PathBuf;
 
 use rayon::prelude::*;
 
@@ -13,7 +14,7 @@ use crate::metadata::{self, BackupManifest, STATE_SCHEMA_VERSION};
 
 use super::steps::{self, sync_dir};
 
-/// Copies plugins into a directory beside the backup, flushes it, and renames it to
+/// Copies plugins into a directory beside the backup, makes it durable, and renames it to
 /// `patch0000` only when whole (SPEC §6.3). A leftover partial copy is discarded first, and
 /// so is this one when the copy fails (a full disk gets its space back).
 pub fn create_backup(layout: &Layout) -> Result<BackupManifest> {
@@ -28,7 +29,8 @@ pub fn create_backup(layout: &Layout) -> Result<BackupManifest> {
     Ok(manifest)
 }
 
-/// Copies plugins into the partial backup directory and flushes every file and directory.
+/// Copies plugins into the partial backup directory, then makes every file and directory
+/// of it durable at once ([`steps::flush`]): one filesystem flush, not one per file.
 fn copy_plugins(layout: &Layout) -> Result<BackupManifest> {
     let partial = &layout.backup_partial;
     steps::create_dir_all(&layout.patches)?;
@@ -77,13 +79,12 @@ fn copy_plugins(layout: &Layout) -> Result<BackupManifest> {
         .map(|(from, to, relative)| {
             let len = steps::copy(from, to)?;
             let modified = fs::metadata(from).and_then(|m| m.modified()).ok();
-            steps::finish_file(to, None, modified)?;
+            steps::stamp(to, None, modified)?;
             Ok((metadata::encode_path(relative), len))
         })
         .collect::<Result<_>>()?;
-    for dir in dirs.iter().rev() {
-        sync_dir(dir)?;
-    }
+    let copies: Vec<PathBuf> = files.into_iter().map(|(_, to, _)| to).collect();
+    steps::flush(&copies, &dirs)?;
     Ok(BackupManifest {
         schema_version: STATE_SCHEMA_VERSION,
         files: sizes.into_iter().collect(),
