@@ -1,5 +1,14 @@
-//! Carries out a plan's actions on plugins: each new content is written beside its
-//! target, flushed and renamed over it; what must be kept is archived first.
+//! Carries out a plan's actions on plugins in phases, so that flushing is done in bulk
+//! rather than once per file, and every file stays old or new whenever a run stops:
+//!
+//! 1. every new content is copied beside its target under a temporary name, with its mode
+//!    and time, unflushed (in parallel);
+//! 2. the temporary files are made durable at once ([`steps::flush`]);
+//! 3. the content of targets that must be kept is hard-linked (or copied) into the archive,
+//!    and the archive's directories flushed, before any of them is replaced;
+//! 4. the temporary files are renamed over their targets, and files leaving plugins are
+//!    moved into the archive;
+//! 5. [`Executor::finish`] flushes the directories renamed into, before the run is recorded.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -16,14 +25,14 @@ use crate::plan::{Action, ActionKind};
 use super::steps::{self, sync_dir, sync_file, sync_parent};
 use super::{lock, temp_beside};
 
-/// Writes into one product home, archiving into one archive directory per run. Actions
-/// run in parallel; the directories whose entries they renamed are flushed once, by
-/// [`Executor::finish`], before anything records the run as done.
+/// Writes into one product home, archiving into one archive directory per run.
 pub struct Executor<'a> {
     layout: &'a Layout,
     label: &'static str,
     archive: Mutex<Option<PathBuf>>,
     renamed_in: Mutex<BTreeSet<PathBuf>>,
+    /// Temporary files this run created: removed (best effort) when a phase fails.
+    temps: Mutex<Vec<PathBuf>>,
 }
 
 /// What one action did, for the report and the log.
@@ -35,6 +44,12 @@ pub struct Done {
     pub copied_from: Option<PathBuf>,
 }
 
+/// A new content copied beside its target, waiting for its rename.
+struct Staged {
+    temp: PathBuf,
+    source: PathBuf,
+}
+
 impl<'a> Executor<'a> {
     /// An executor for `layout`; `label` names the run's archive directory (`apply`, `rollback`).
     pub fn new(layout: &'a Layout, label: &'static str) -> Self {
@@ -43,53 +58,134 @@ impl<'a> Executor<'a> {
             label,
             archive: Mutex::default(),
             renamed_in: Mutex::default(),
+            temps: Mutex::default(),
         }
     }
 
-    /// Carries out every action, several at once; results come back in the actions' order.
+    /// Carries out every action, phase by phase (see the module's comment); results come
+    /// back in the actions' order. When a phase fails, the temporary files this run made
+    /// are removed; a file already renamed into place holds its new content, durable.
     pub fn run_all(&self, actions: &[Action]) -> Result<Vec<Done>> {
+        let result = self.phases(actions);
+        if result.is_err() {
+            // Best effort: the error is what the caller reports, and whatever stays is
+            // removed by the next run as a leftover.
+            for temp in lock(&self.temps).drain(..) {
+                let _ = fs::remove_file(temp);
+            }
+        }
+        result
+    }
+
+    fn phases(&self, actions: &[Action]) -> Result<Vec<Done>> {
         let bar = crate::progress::bar("copying", actions.len());
+        let staged: Vec<Option<Staged>> = actions
+            .par_iter()
+            .map(|action| self.stage(action).inspect(|_| bar.inc()))
+            .collect::<Result<_>>()?;
+        let temps: Vec<PathBuf> = staged.iter().flatten().map(|s| s.temp.clone()).collect();
+        steps::flush(&temps, &[])?;
+
+        let archived: Vec<Option<PathBuf>> = actions
+            .par_iter()
+            .map(|action| self.archive_old(action))
+            .collect::<Result<_>>()?;
+        // The links must be durable before the renames below replace what they keep.
+        let archive_dirs: BTreeSet<&Path> = archived
+            .iter()
+            .flatten()
+            .filter_map(|dest| dest.parent())
+            .collect();
+        archive_dirs.iter().try_for_each(|dir| sync_dir(dir))?;
+
         actions
             .par_iter()
-            .map(|action| self.run(action).inspect(|_| bar.inc()))
+            .zip(staged)
+            .zip(archived)
+            .map(|((action, staged), archived_to)| self.put(action, staged, archived_to))
             .collect()
     }
 
-    /// Carries out one planned action.
-    pub fn run(&self, action: &Action) -> Result<Done> {
-        let target = self.layout.plugins.join(&action.target);
-        let source = match &action.kind {
-            ActionKind::Write { source, .. } => source.clone(),
-            ActionKind::Restore { .. } => self.layout.backup.join(&action.target),
-            ActionKind::Archive => {
-                let dest = self.archive_path(&action.target)?;
-                move_file(&target, &dest)?;
-                return Ok(Done {
-                    archived_to: Some(dest),
-                    copied_from: None,
-                });
-            }
-        };
-        let archived_to = match action.keep_old && action.old.is_some() {
-            true => Some(self.archive_copy(&action.target, &target)?),
-            false => None,
-        };
-        let dir = replace_unflushed(&target, &source)?;
-        lock(&self.renamed_in).insert(dir);
-        Ok(Done {
-            archived_to,
-            copied_from: Some(source),
-        })
-    }
-
-    /// Flushes every directory an action renamed a file into.
+    /// Flushes every directory an action renamed a file into or out of.
     pub fn finish(&self) -> Result<()> {
         let dirs = std::mem::take(&mut *lock(&self.renamed_in));
         dirs.iter().try_for_each(|dir| sync_dir(dir))
     }
 
-    /// A hard link (or, across devices, a copy) of the file at `path` in the archive, flushed
-    /// before the file is replaced, so replacing it loses nothing.
+    /// Phase 1: copies the action's new content (copied in the kernel, `copy_file_range`)
+    /// beside its target, with the target's current mode (or the source's for a new file)
+    /// and the source's modification time. Nothing for an archive.
+    fn stage(&self, action: &Action) -> Result<Option<Staged>> {
+        let source = match &action.kind {
+            ActionKind::Write { source, .. } => source.clone(),
+            ActionKind::Restore { .. } => self.layout.backup.join(&action.target),
+            ActionKind::Archive => return Ok(None),
+        };
+        let target = self.layout.plugins.join(&action.target);
+        steps::create_dir_all(target.parent().unwrap_or(Path::new(".")))?;
+        let source_meta = fs::metadata(&source).map_err(|e| Error::read("inspect", &source, e))?;
+        // The target's mode, or the source's for a new file (what `fs::copy` would give).
+        let mode = fs::metadata(&target)
+            .map(|m| m.permissions())
+            .unwrap_or(source_meta.permissions());
+        let temp = temp_beside(&target);
+        steps::remove_file(&temp)?;
+        lock(&self.temps).push(temp.clone());
+        steps::copy(&source, &temp)?;
+        steps::stamp(&temp, Some(mode), source_meta.modified().ok())?;
+        Ok(Some(Staged { temp, source }))
+    }
+
+    /// Phase 3: keeps the content the action replaces in the archive, when it exists
+    /// nowhere else. The caller flushes the archive's directories.
+    fn archive_old(&self, action: &Action) -> Result<Option<PathBuf>> {
+        let replaced = !matches!(action.kind, ActionKind::Archive);
+        if !(replaced && action.keep_old && action.old.is_some()) {
+            return Ok(None);
+        }
+        let target = self.layout.plugins.join(&action.target);
+        self.archive_copy(&action.target, &target).map(Some)
+    }
+
+    /// Phase 4: renames the staged copy over the target, or moves the target into the
+    /// archive. Their directories are flushed by [`Executor::finish`].
+    fn put(
+        &self,
+        action: &Action,
+        staged: Option<Staged>,
+        archived_to: Option<PathBuf>,
+    ) -> Result<Done> {
+        let target = self.layout.plugins.join(&action.target);
+        match staged {
+            Some(Staged { temp, source }) => {
+                steps::rename(&temp, &target, "rename into")?;
+                self.renamed_in(&target);
+                Ok(Done {
+                    archived_to,
+                    copied_from: Some(source),
+                })
+            }
+            None => {
+                let dest = self.archive_path(&action.target)?;
+                self.move_out(&target, &dest)?;
+                Ok(Done {
+                    archived_to: Some(dest),
+                    copied_from: None,
+                })
+            }
+        }
+    }
+
+    /// Notes that an entry of `path`'s directory changed, for [`Executor::finish`].
+    fn renamed_in(&self, path: &Path) {
+        if let Some(parent) = path.parent() {
+            lock(&self.renamed_in).insert(parent.to_path_buf());
+        }
+    }
+
+    /// A hard link (or, across devices, a copy) of the file at `path` in the archive. The
+    /// caller flushes its directory before the file is replaced, so replacing it loses
+    /// nothing.
     fn archive_copy(&self, relative: &Path, path: &Path) -> Result<PathBuf> {
         let dest = self.archive_path(relative)?;
         if let Err(e) = steps::hard_link(path, &dest) {
@@ -108,8 +204,25 @@ impl<'a> Executor<'a> {
             sync_file(&temp)?;
             steps::rename(&temp, &dest, "rename into")?;
         }
-        sync_parent(&dest)?;
         Ok(dest)
+    }
+
+    /// Moves a file out of plugins by a rename, whose two directories are flushed by
+    /// [`Executor::finish`]. Across devices: a copy, made durable with its directory entry
+    /// before the original is removed.
+    fn move_out(&self, from: &Path, to: &Path) -> Result<()> {
+        if let Err(e) = steps::try_rename(from, to) {
+            if e.kind() != io::ErrorKind::CrossesDevices {
+                return Err(Error::write("move", from, e));
+            }
+            steps::copy(from, to)?;
+            sync_file(to)?;
+            sync_parent(to)?;
+            steps::remove_file(from)?;
+        }
+        self.renamed_in(to);
+        self.renamed_in(from);
+        Ok(())
     }
 
     /// `<archive>/<NNNN>-<label>/<relative>`, creating this run's directory on first use.
@@ -158,44 +271,4 @@ fn new_numbered_dir(parent: &Path, label: &str) -> Result<PathBuf> {
             Err(e) => return Err(Error::write("create directory", &dir, e)),
         }
     }
-}
-
-/// Atomically replaces `target` with a copy of `source` (copied in the kernel,
-/// `copy_file_range`): the copy is written beside it, flushed, given the target's current
-/// mode (or the source's for a new file) and the source's modification time, then renamed
-/// over the target. Returns the directory, which the caller flushes (once for many files).
-fn replace_unflushed(target: &Path, source: &Path) -> Result<PathBuf> {
-    let parent = target.parent().unwrap_or(Path::new("."));
-    steps::create_dir_all(parent)?;
-    let source_meta = fs::metadata(source).map_err(|e| Error::read("inspect", source, e))?;
-    // The target's mode, or the source's for a new file (what `fs::copy` would give).
-    let mode = fs::metadata(target)
-        .map(|m| m.permissions())
-        .unwrap_or(source_meta.permissions());
-    let modified = source_meta.modified().ok();
-    let temp = temp_beside(target);
-    steps::remove_file(&temp)?;
-    let result = steps::copy(source, &temp)
-        .and_then(|_| steps::stamp(&temp, Some(mode), modified))
-        .and_then(|()| sync_file(&temp))
-        .and_then(|()| steps::rename(&temp, target, "rename into"));
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result?;
-    Ok(parent.to_path_buf())
-}
-
-/// Moves a file (rename, or copy + flush + remove across devices), flushing both directories.
-fn move_file(from: &Path, to: &Path) -> Result<()> {
-    if let Err(e) = steps::try_rename(from, to) {
-        if e.kind() != io::ErrorKind::CrossesDevices {
-            return Err(Error::write("move", from, e));
-        }
-        steps::copy(from, to)?;
-        sync_file(to)?;
-        steps::remove_file(from)?;
-    }
-    sync_parent(to)?;
-    sync_parent(from)
 }
