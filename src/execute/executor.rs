@@ -64,7 +64,8 @@ impl<'a> Executor<'a> {
 
     /// Carries out every action, phase by phase (see the module's comment); results come
     /// back in the actions' order. When a phase fails, the temporary files this run made
-    /// are removed; a file already renamed into place holds its new content, durable.
+    /// are removed; a file already renamed into place holds its new content, durable, and
+    /// [`Executor::finish`] still flushes its directory.
     pub fn run_all(&self, actions: &[Action]) -> Result<Vec<Done>> {
         let result = self.phases(actions);
         if result.is_err() {

@@ -5,7 +5,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::io;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -82,6 +81,7 @@ pub fn stamp(
 /// reported by the fsync that confirms the flush.
 #[cfg(target_os = "linux")]
 fn start_writeback(file: &File) {
+    use std::os::fd::AsRawFd;
     // SAFETY: sync_file_range only reads the descriptor, open for the call.
     unsafe { libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
 }
@@ -139,6 +139,7 @@ pub fn syncfs(dir: &Path) -> Result<()> {
 
 #[cfg(target_os = "linux")]
 fn sync_filesystem(dir: &Path) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
     let handle = File::open(dir)?;
     // SAFETY: syncfs only reads the descriptor, which `handle` keeps open for the call.
     match unsafe { libc::syncfs(handle.as_raw_fd()) } {
