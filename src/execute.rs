@@ -1,140 +1,27 @@
 //! The only code that writes (SPEC §6, §8, §12): the backup, atomic replacement of files in
 //! plugins, archiving instead of deleting, hiding rolled-back entries, and metadata files.
-//! Every write goes beside its target, is flushed, renamed into place, and its directory
-//! flushed, so an interruption leaves each file either old or new.
+//! Every write goes beside its target, is made durable, renamed into place, and its
+//! directory flushed, so an interruption leaves each file either old or new. Plugins and
+//! the backup are written in batches flushed at once (see `executor`, `backup`); metadata
+//! files, a few, one by one.
 
+mod backup;
+mod executor;
 mod steps;
 
-use std::collections::BTreeSet;
+pub use backup::{create_backup, discard_partial_backup};
+pub use executor::{Done, Executor};
+
 use std::fs;
-use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use rayon::prelude::*;
-
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::journal::Journal;
 use crate::layout::{self, Layout};
-use crate::metadata::{self, BackupManifest, STATE_SCHEMA_VERSION};
-use crate::plan::{Action, ActionKind};
+use crate::metadata;
 
 use steps::{sync_dir, sync_file, sync_parent};
-
-/// Writes into one product home, archiving into one archive directory per run. Actions
-/// run in parallel; the directories whose entries they renamed are flushed once, by
-/// [`Executor::finish`], before anything records the run as done.
-pub struct Executor<'a> {
-    layout: &'a Layout,
-    label: &'static str,
-    archive: Mutex<Option<PathBuf>>,
-    renamed_in: Mutex<BTreeSet<PathBuf>>,
-}
-
-/// What one action did, for the report and the log.
-#[derive(Debug, Clone)]
-pub struct Done {
-    /// Where the old content went, when it was archived.
-    pub archived_to: Option<PathBuf>,
-    /// The file the target's new content was copied from (`None` for an archive).
-    pub copied_from: Option<PathBuf>,
-}
-
-impl<'a> Executor<'a> {
-    /// An executor for `layout`; `label` names the run's archive directory (`apply`, `rollback`).
-    pub fn new(layout: &'a Layout, label: &'static str) -> Self {
-        Executor {
-            layout,
-            label,
-            archive: Mutex::default(),
-            renamed_in: Mutex::default(),
-        }
-    }
-
-    /// Carries out every action, several at once; results come back in the actions' order.
-    pub fn run_all(&self, actions: &[Action]) -> Result<Vec<Done>> {
-        let bar = crate::progress::bar("copying", actions.len());
-        actions
-            .par_iter()
-            .map(|action| self.run(action).inspect(|_| bar.inc()))
-            .collect()
-    }
-
-    /// Carries out one planned action.
-    pub fn run(&self, action: &Action) -> Result<Done> {
-        let target = self.layout.plugins.join(&action.target);
-        let source = match &action.kind {
-            ActionKind::Write { source, .. } => source.clone(),
-            ActionKind::Restore { .. } => self.layout.backup.join(&action.target),
-            ActionKind::Archive => {
-                let dest = self.archive_path(&action.target)?;
-                move_file(&target, &dest)?;
-                return Ok(Done {
-                    archived_to: Some(dest),
-                    copied_from: None,
-                });
-            }
-        };
-        let archived_to = match action.keep_old && action.old.is_some() {
-            true => Some(self.archive_copy(&action.target, &target)?),
-            false => None,
-        };
-        let dir = replace_unflushed(&target, &source)?;
-        lock(&self.renamed_in).insert(dir);
-        Ok(Done {
-            archived_to,
-            copied_from: Some(source),
-        })
-    }
-
-    /// Flushes every directory an action renamed a file into.
-    pub fn finish(&self) -> Result<()> {
-        let dirs = std::mem::take(&mut *lock(&self.renamed_in));
-        dirs.iter().try_for_each(|dir| sync_dir(dir))
-    }
-
-    /// A hard link (or, across devices, a copy) of the file at `path` in the archive, flushed
-    /// before the file is replaced, so replacing it loses nothing.
-    fn archive_copy(&self, relative: &Path, path: &Path) -> Result<PathBuf> {
-        let dest = self.archive_path(relative)?;
-        if let Err(e) = steps::hard_link(path, &dest) {
-            // Across devices, or on a filesystem without hard links: a copy instead, made
-            // whole beside its place before it takes the name. Any other error is real.
-            if !matches!(
-                e.kind(),
-                io::ErrorKind::CrossesDevices
-                    | io::ErrorKind::PermissionDenied
-                    | io::ErrorKind::Unsupported
-            ) {
-                return Err(Error::write("archive", path, e));
-            }
-            let temp = temp_beside(&dest);
-            steps::copy(path, &temp)?;
-            sync_file(&temp)?;
-            steps::rename(&temp, &dest, "rename into")?;
-        }
-        sync_parent(&dest)?;
-        Ok(dest)
-    }
-
-    /// `<archive>/<NNNN>-<label>/<relative>`, creating this run's directory on first use.
-    fn archive_path(&self, relative: &Path) -> Result<PathBuf> {
-        let dir = {
-            let mut archive = lock(&self.archive);
-            match &*archive {
-                Some(dir) => dir.clone(),
-                None => archive
-                    .insert(new_numbered_dir(&self.layout.archive, self.label)?)
-                    .clone(),
-            }
-        };
-        let dest = dir.join(relative);
-        if let Some(parent) = dest.parent() {
-            steps::create_dir_all(parent)?;
-        }
-        Ok(dest)
-    }
-}
 
 /// Locks a mutex; a poisoned one only means another writer thread panicked, and the set
 /// or path inside is still whole.
@@ -142,65 +29,11 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Creates `<parent>/<NNNN>-<label>` with the next free number.
-fn new_numbered_dir(parent: &Path, label: &str) -> Result<PathBuf> {
-    steps::create_dir_all(parent)?;
-    let mut next = 1 + fs::read_dir(parent)
-        .map_err(|e| Error::read("list", parent, e))?
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            e.file_name()
-                .to_str()?
-                .split('-')
-                .next()?
-                .parse::<u32>()
-                .ok()
-        })
-        .max()
-        .unwrap_or(0);
-    loop {
-        let dir = parent.join(format!("{next:04}-{label}"));
-        match steps::create_dir(&dir) {
-            Ok(()) => {
-                sync_dir(parent)?;
-                return Ok(dir);
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => next += 1,
-            Err(e) => return Err(Error::write("create directory", &dir, e)),
-        }
-    }
-}
-
 /// The temporary name beside `target` that a write goes to before its rename.
 fn temp_beside(target: &Path) -> PathBuf {
     let mut name = std::ffi::OsString::from(layout::TEMP_PREFIX);
     name.push(target.file_name().unwrap_or_default());
     target.with_file_name(name)
-}
-
-/// Atomically replaces `target` with a copy of `source` (copied in the kernel,
-/// `copy_file_range`): the copy is written beside it, flushed, given the target's current
-/// mode (or the source's for a new file) and the source's modification time, then renamed
-/// over the target. Returns the directory, which the caller flushes (once for many files).
-fn replace_unflushed(target: &Path, source: &Path) -> Result<PathBuf> {
-    let parent = target.parent().unwrap_or(Path::new("."));
-    steps::create_dir_all(parent)?;
-    let source_meta = fs::metadata(source).map_err(|e| Error::read("inspect", source, e))?;
-    // The target's mode, or the source's for a new file (what `fs::copy` would give).
-    let mode = fs::metadata(target)
-        .map(|m| m.permissions())
-        .unwrap_or(source_meta.permissions());
-    let modified = source_meta.modified().ok();
-    let temp = temp_beside(target);
-    steps::remove_file(&temp)?;
-    let result = steps::copy(source, &temp)
-        .and_then(|_| steps::finish_file(&temp, Some(mode), modified))
-        .and_then(|()| steps::rename(&temp, target, "rename into"));
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result?;
-    Ok(parent.to_path_buf())
 }
 
 /// Atomically writes `bytes` to `path` unless it already holds exactly them. Returns
@@ -237,20 +70,6 @@ pub fn end(layout: &Layout) -> Result<()> {
     sync_parent(&layout.journal)
 }
 
-/// Moves a file (rename, or copy + flush + remove across devices), flushing both directories.
-fn move_file(from: &Path, to: &Path) -> Result<()> {
-    if let Err(e) = steps::try_rename(from, to) {
-        if e.kind() != io::ErrorKind::CrossesDevices {
-            return Err(Error::write("move", from, e));
-        }
-        steps::copy(from, to)?;
-        sync_file(to)?;
-        steps::remove_file(from)?;
-    }
-    sync_parent(to)?;
-    sync_parent(from)
-}
-
 /// Moves a directory to `<hidden>/<name>` (or `<name>~2`, `~3`, ... when taken) and
 /// returns where it went.
 pub fn hide_dir(dir: &Path, hidden: &Path) -> Result<PathBuf> {
@@ -280,92 +99,4 @@ pub fn remove_leftovers(layout: &Layout, in_plugins: &[PathBuf]) -> Result<()> {
         steps::remove_file(&temp_beside(file))?;
     }
     Ok(())
-}
-
-/// Copies plugins into a directory beside the backup, flushes it, and renames it to
-/// `patch0000` only when whole (SPEC §6.3). A leftover partial copy is discarded first, and
-/// so is this one when the copy fails (a full disk gets its space back).
-pub fn create_backup(layout: &Layout) -> Result<BackupManifest> {
-    discard_partial_backup(layout)?;
-    let result = copy_plugins(layout);
-    if result.is_err() {
-        let _ = fs::remove_dir_all(&layout.backup_partial);
-    }
-    let manifest = result?;
-    steps::rename(&layout.backup_partial, &layout.backup, "rename into")?;
-    sync_dir(&layout.patches)?;
-    Ok(manifest)
-}
-
-/// Copies plugins into the partial backup directory and flushes every file and directory.
-fn copy_plugins(layout: &Layout) -> Result<BackupManifest> {
-    let partial = &layout.backup_partial;
-    steps::create_dir_all(&layout.patches)?;
-    steps::create_dir(partial).map_err(|e| Error::write("create directory", partial, e))?;
-
-    let mut dirs = vec![partial.clone()];
-    let mut files = Vec::new();
-    for item in walkdir::WalkDir::new(&layout.plugins)
-        .min_depth(1)
-        .follow_links(false)
-        .sort_by_file_name()
-    {
-        let item = item.map_err(|e| {
-            let path = e.path().unwrap_or(&layout.plugins).to_path_buf();
-            Error::read(
-                "list",
-                path,
-                e.into_io_error()
-                    .unwrap_or_else(|| io::Error::other("walk failed")),
-            )
-        })?;
-        let relative = item
-            .path()
-            .strip_prefix(&layout.plugins)
-            .unwrap_or(item.path())
-            .to_path_buf();
-        let dest = partial.join(&relative);
-        let kind = item.file_type();
-        if kind.is_dir() {
-            steps::create_dir(&dest).map_err(|e| Error::write("create directory", &dest, e))?;
-            dirs.push(dest);
-        } else if layout::is_temp_name(item.file_name()) {
-            continue;
-        } else if kind.is_symlink() {
-            let link =
-                fs::read_link(item.path()).map_err(|e| Error::read("read link", item.path(), e))?;
-            steps::symlink(&link, &dest)?;
-        } else {
-            files.push((item.path().to_path_buf(), dest, relative));
-        }
-    }
-    let bar = crate::progress::bar("backup", files.len());
-    let sizes: Vec<(String, u64)> = files
-        .par_iter()
-        .inspect(|_| bar.inc())
-        .map(|(from, to, relative)| {
-            let len = steps::copy(from, to)?;
-            let modified = fs::metadata(from).and_then(|m| m.modified()).ok();
-            steps::finish_file(to, None, modified)?;
-            Ok((metadata::encode_path(relative), len))
-        })
-        .collect::<Result<_>>()?;
-    for dir in dirs.iter().rev() {
-        sync_dir(dir)?;
-    }
-    Ok(BackupManifest {
-        schema_version: STATE_SCHEMA_VERSION,
-        files: sizes.into_iter().collect(),
-    })
-}
-
-/// Removes a directory left by an interrupted backup (it is never trusted).
-pub fn discard_partial_backup(layout: &Layout) -> Result<bool> {
-    match fs::symlink_metadata(&layout.backup_partial) {
-        Ok(_) => {
-            steps::remove_dir_all(&layout.backup_partial, "remove the partial backup")?;
-            Ok(true)
-        }
-        Err(_) => Ok(false),
-    }
 }
