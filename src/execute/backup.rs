@@ -77,9 +77,8 @@ fn copy_plugins(layout: &Layout) -> Result<BackupManifest> {
         .par_iter()
         .inspect(|_| bar.inc())
         .map(|(from, to, relative)| {
-            let len = steps::copy(from, to)?;
             let modified = fs::metadata(from).and_then(|m| m.modified()).ok();
-            steps::stamp(to, None, modified)?;
+            let len = steps::copy_stamped(from, to, None, modified)?;
             Ok((metadata::encode_path(relative), len))
         })
         .collect::<Result<_>>()?;

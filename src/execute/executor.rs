@@ -132,8 +132,7 @@ impl<'a> Executor<'a> {
         let temp = temp_beside(&target);
         steps::remove_file(&temp)?;
         lock(&self.temps).push(temp.clone());
-        steps::copy(&source, &temp)?;
-        steps::stamp(&temp, Some(mode), source_meta.modified().ok())?;
+        steps::copy_stamped(&source, &temp, Some(mode), source_meta.modified().ok())?;
         Ok(Some(Staged { temp, source }))
     }
 

@@ -52,26 +52,36 @@ pub fn symlink(link: &Path, at: &Path) -> Result<()> {
     step("create link", at, || std::os::unix::fs::symlink(link, at))
 }
 
-/// Gives `path` the mode `mode` (when known) and the modification time `modified`, and
-/// starts writing it back without waiting for it: [`flush`] makes a whole batch durable at
-/// once, and finds little left to write.
-pub fn stamp(
-    path: &Path,
+/// Copies `from` into the new file `to` through one pair of handles (the kernel copies,
+/// `copy_file_range`), gives it `mode` (the source's when `None`) and the modification time
+/// `modified`, and starts writing it back without waiting for it: [`flush`] makes a whole
+/// batch durable at once, and finds little left to write. The copy is created writable,
+/// and only then given its mode, so a read-only source copies for any user.
+pub fn copy_stamped(
+    from: &Path,
+    to: &Path,
     mode: Option<fs::Permissions>,
     modified: Option<SystemTime>,
-) -> Result<()> {
-    let file = File::options()
-        .write(true)
-        .open(path)
-        .map_err(|e| Error::write("open", path, e))?;
-    if let Some(mode) = mode {
-        step("set the mode of", path, || file.set_permissions(mode))?;
-    }
+) -> Result<u64> {
+    let mut source = File::open(from).map_err(|e| Error::read("open", from, e))?;
+    let mode = match mode {
+        Some(mode) => mode,
+        None => source
+            .metadata()
+            .map_err(|e| Error::read("inspect", from, e))?
+            .permissions(),
+    };
+    let (copy, len) = step("copy into", to, || {
+        let mut copy = File::options().write(true).create_new(true).open(to)?;
+        let len = io::copy(&mut source, &mut copy)?;
+        Ok((copy, len))
+    })?;
+    step("set the mode of", to, || copy.set_permissions(mode))?;
     if let Some(modified) = modified {
-        step("set the time of", path, || file.set_modified(modified))?;
+        step("set the time of", to, || copy.set_modified(modified))?;
     }
-    start_writeback(&file);
-    Ok(())
+    start_writeback(&copy);
+    Ok(len)
 }
 
 /// Asks the kernel to start writing `file`'s data now, so the disk works while the next

@@ -680,6 +680,38 @@ fn a_read_only_plugins_directory_on_a_first_apply_keeps_plugins_and_a_rerun_fini
     );
 }
 
+#[test]
+fn read_only_bundles_and_patch_files_apply_and_roll_back_for_a_normal_user() {
+    // Copies are written through a handle opened before they get the source's mode: a
+    // read-only plugin (backed up) and read-only patch files (placed) are no obstacle.
+    let env = Env::sample();
+    let plugin = env.plugins().join("org.wso2.carbon.ui_4.4.9.jar");
+    let patch_jar = env.patches().join("patch0004/org.wso2.carbon.ui_4.4.9.jar");
+    let new_jar = env
+        .patches()
+        .join("patch0005/org.wso2.carbon.ndatasource.core_4.4.9.jar");
+    let Some(user) = unprivileged(&env) else {
+        return;
+    };
+    for path in [&plugin, &patch_jar, &new_jar] {
+        fs::set_permissions(path, fs::Permissions::from_mode(0o444)).unwrap();
+    }
+    let original = Env::md5_of(&plugin);
+    user.cmd(&env, "apply", &[]).code(0);
+    user.cmd(&env, "verify", &[]).code(0);
+    let mode = |path: &Path| fs::metadata(path).unwrap().mode() & 0o777;
+    let backup = env.backup().join("org.wso2.carbon.ui_4.4.9.jar");
+    assert_eq!((Env::md5_of(&backup), mode(&backup)), (original, 0o444));
+    assert_eq!(Env::md5_of(&plugin), Env::md5_of(&patch_jar));
+    assert_eq!(mode(&plugin), 0o444, "a replaced plugin keeps its mode");
+    let placed = env
+        .plugins()
+        .join("org.wso2.carbon.ndatasource.core_4.4.9.jar");
+    assert_eq!(mode(&placed), 0o444, "a new plugin gets its source's mode");
+    user.cmd(&env, "rollback", &[]).code(0);
+    assert_eq!(Env::md5_of(&plugin), Env::md5_of(&backup));
+}
+
 // ---------------------------------------------------------------------------------------
 // File names that are not UTF-8: handled, not refused.
 
