@@ -152,8 +152,9 @@ pub enum ActionKind {
         source: PathBuf,
         md5: Md5Digest,
     },
-    /// Copy the backup's version back.
-    Restore { md5: Md5Digest },
+    /// Copy the backup's version back. Its digest, when read: `apply` reads it to check
+    /// the restored file; `rollback` only where the sizes cannot tell the contents apart.
+    Restore { md5: Option<Md5Digest> },
     /// Take the file out of plugins into the archive.
     Archive,
 }
@@ -162,7 +163,8 @@ impl ActionKind {
     /// The MD5 the target has once the action is done (`None`: it is taken out).
     pub fn md5(&self) -> Option<Md5Digest> {
         match self {
-            ActionKind::Write { md5, .. } | ActionKind::Restore { md5 } => Some(*md5),
+            ActionKind::Write { md5, .. } => Some(*md5),
+            ActionKind::Restore { md5 } => *md5,
             ActionKind::Archive => None,
         }
     }
@@ -261,8 +263,10 @@ fn targets_with(
 /// The digests the plan for `purpose` needs and `observed` lacks, so the reader hashes only
 /// those. A plan compares a target in plugins with its desired content (the provider's
 /// file, or the backup's copy) and with the backup's copy (is the old content kept
-/// anywhere?); a comparison needs digests only when the sizes agree. The backup's copy of a
-/// target is also read whenever the plan may restore it: a restore is checked against it.
+/// anywhere?); a comparison needs digests only when the sizes agree. `apply` also reads
+/// the backup's copy of every target it may restore, to check the restored file against
+/// it; `rollback` does not (restoring the backup is its whole job, and the copy is the
+/// kernel's), so rolling back a first apply reads nothing it did not have to.
 pub fn digests_needed(
     purpose: Purpose,
     discovery: &Discovery,
@@ -286,9 +290,10 @@ pub fn digests_needed(
         {
             needed.push((Tree::Plugins, target.clone()));
         }
+        let restore_checked = purpose == Purpose::Apply && !provided.contains_key(&target);
         if let Some(file) = in_backup
             && file.md5.is_none()
-            && (!provided.contains_key(&target) || in_plugins.is_some_and(|p| p.size == file.size))
+            && (restore_checked || in_plugins.is_some_and(|p| p.size == file.size))
         {
             needed.push((Tree::Backup, target));
         }
@@ -396,11 +401,7 @@ fn reconcile(plan: &mut Plan, observed: &Observed, target: PathBuf, desired: Des
             md5: p.md5,
         }),
         Desired::Restore(copy) if old.is_some_and(|o| o.same_as(copy)) => None,
-        Desired::Restore(copy) => Some(ActionKind::Restore {
-            md5: copy
-                .md5
-                .expect("digests_needed reads every backup file a plan may restore"),
-        }),
+        Desired::Restore(copy) => Some(ActionKind::Restore { md5: copy.md5 }),
         Desired::AsItIs | Desired::Absent if old.is_none() => return,
         Desired::AsItIs => None,
         Desired::Absent => Some(ActionKind::Archive),

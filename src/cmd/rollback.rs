@@ -151,10 +151,11 @@ fn carry_out(
     let mut archived = Vec::new();
     for (action, done) in plan.actions.iter().zip(done?) {
         if let ActionKind::Restore { md5 } = &action.kind {
-            log.own(
-                Level::Info,
-                format!("Restored {}(MD5:{md5})", action.target.display()),
-            );
+            let line = match md5 {
+                Some(md5) => format!("Restored {}(MD5:{md5})", action.target.display()),
+                None => format!("Restored {}", action.target.display()),
+            };
+            log.own(Level::Info, line);
         }
         if let Some(to) = done.archived_to {
             let line = format!(

@@ -335,8 +335,15 @@ fn carry_out(
                 after.insert(target.clone(), *md5);
             }
             ActionKind::Restore { md5 } => {
-                prop_assert_eq!(backup.get(target), Some(md5), "restore from the backup");
-                after.insert(target.clone(), *md5);
+                let copy = backup.get(target).copied();
+                prop_assert!(
+                    copy.is_some(),
+                    "restore of {target:?}, which the backup lacks"
+                );
+                if let Some(read) = md5 {
+                    prop_assert_eq!(copy, Some(*read), "restore from the backup");
+                }
+                after.extend(copy.map(|c| (target.clone(), c)));
             }
             ActionKind::Archive => {
                 prop_assert!(
@@ -515,16 +522,29 @@ proptest! {
             ),
         ];
         for (read_all, lazy) in plans {
-            // The same plan, except that an old file's digest may be unread when its size differs.
-            let unread_old = |plan: &Plan| {
+            // The same plan, except that an old file's digest may be unread when its size
+            // differs, and so may a rollback's restored one.
+            let unread = |plan: &Plan| {
                 let mut plan = plan.clone();
-                plan.actions.iter_mut().flat_map(|a| a.old.as_mut()).for_each(|o| o.md5 = None);
+                for action in &mut plan.actions {
+                    action.old.iter_mut().for_each(|o| o.md5 = None);
+                    if let ActionKind::Restore { md5 } = &mut action.kind {
+                        *md5 = None;
+                    }
+                }
                 format!("{plan:?}")
             };
-            prop_assert_eq!(unread_old(&read_all), unread_old(&lazy));
+            prop_assert_eq!(unread(&read_all), unread(&lazy));
             for (a, b) in read_all.actions.iter().zip(&lazy.actions) {
-                let (a, b) = (a.old.and_then(|o| o.md5), b.old.and_then(|o| o.md5));
-                prop_assert!(b.is_none() || a == b, "a digest read differs: {:?} {:?}", a, b);
+                let read = [(a.old.and_then(|o| o.md5), b.old.and_then(|o| o.md5)), (a.kind.md5(), b.kind.md5())];
+                for (all, lazy) in read {
+                    prop_assert!(lazy.is_none() || all == lazy, "a digest read differs: {:?} {:?}", all, lazy);
+                }
+            }
+            if lazy.hide.is_empty() {
+                // apply reads every digest it restores, to check the restored file.
+                let unchecked = lazy.actions.iter().find(|a| a.kind == ActionKind::Restore { md5: None });
+                prop_assert!(unchecked.is_none(), "an unread restore in apply: {:?}", unchecked);
             }
         }
     }

@@ -318,7 +318,7 @@ fn actions(
                     Some(rel(config, source)),
                     Some(*md5),
                 ),
-                ActionKind::Restore { md5 } => ("restore", None, None, Some(*md5)),
+                ActionKind::Restore { md5 } => ("restore", None, None, *md5),
                 ActionKind::Archive => ("archive", None, None, None),
             };
             ActionItem {

@@ -96,10 +96,10 @@ fn actions(
                     "  {write:<9}{target}  from {entry} (MD5 {old} -> {new})"
                 )
             }
-            "restore" => {
-                let md5 = item.new_md5.map(|m| m.to_string()).unwrap_or_default();
-                writeln!(out, "  {restore:<9}{target}  from the backup (MD5 {md5})")
-            }
+            "restore" => match item.new_md5 {
+                Some(md5) => writeln!(out, "  {restore:<9}{target}  from the backup (MD5 {md5})"),
+                None => writeln!(out, "  {restore:<9}{target}  from the backup"),
+            },
             _ => match &item.archived_to {
                 Some(to) => writeln!(out, "  {archive:<9}{target}  -> {to}"),
                 None => writeln!(out, "  {archive:<9}{target}"),
