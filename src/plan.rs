@@ -266,7 +266,8 @@ fn targets_with(
 /// anywhere?); a comparison needs digests only when the sizes agree. `apply` also reads
 /// the backup's copy of every target it may restore, to check the restored file against
 /// it; `rollback` does not (restoring the backup is its whole job, and the copy is the
-/// kernel's), so rolling back a first apply reads nothing it did not have to.
+/// kernel's), so rolling back a first apply reads nothing it did not have to. What `apply`
+/// needs covers what `rollback` needs: an apply's survey can plan a rollback.
 pub fn digests_needed(
     purpose: Purpose,
     discovery: &Discovery,

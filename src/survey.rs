@@ -78,7 +78,7 @@ pub fn survey(layout: &Layout, use_cache: bool, purpose: Purpose) -> Result<Surv
 impl Survey {
     /// Reads (or takes from the cache) the digests the plans for `purpose` need and this
     /// survey lacks, several files at once.
-    pub fn read_digests(&mut self, layout: &Layout, purpose: Purpose) -> Result<()> {
+    fn read_digests(&mut self, layout: &Layout, purpose: Purpose) -> Result<()> {
         let needed = digests_needed(purpose, &self.discovery, &self.observed);
         let bar = crate::progress::bar("hashing", needed.len());
         let cache = &self.cache;

@@ -67,7 +67,7 @@ pub fn run(config: &Config) -> Result<Output> {
         .as_ref()
         .is_some_and(|j| j.operation == Operation::Rollback)
     {
-        super::rollback::finish(&layout, &mut survey, note.take())?;
+        super::rollback::finish(&layout, &survey, note.take())?;
         survey = super::resurvey(config, &layout)?;
         plan = plan_apply(&survey.discovery, &survey.observed);
         refuse_backup_of_patched_plugins(&layout, &survey, &plan)?;

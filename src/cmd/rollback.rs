@@ -14,7 +14,7 @@ use crate::guard;
 use crate::journal::{Journal, Operation};
 use crate::layout::{self, Layout};
 use crate::log::{Level, PatchLog};
-use crate::plan::{ActionKind, Plan, Purpose, plan_rollback};
+use crate::plan::{ActionKind, Plan, plan_rollback};
 use crate::report::{self, RolledBack};
 use crate::survey::Survey;
 
@@ -91,10 +91,9 @@ fn dirs_to_hide(layout: &Layout, discovery: &Discovery) -> Vec<PathBuf> {
 }
 
 /// Finishes a rollback that an earlier run left unfinished (its journal says so), before
-/// another command does its own work; `note` says so in patches.log.
-pub fn finish(layout: &Layout, survey: &mut Survey, note: Option<String>) -> Result<RolledBack> {
-    survey.read_digests(layout, Purpose::Rollback)?;
-    let survey = &*survey;
+/// another command does its own work; `note` says so in patches.log. `survey` may be one
+/// taken for `apply`: it holds every digest the rollback's plan needs, and more.
+pub fn finish(layout: &Layout, survey: &Survey, note: Option<String>) -> Result<RolledBack> {
     let plan = make_plan(layout, survey)?;
     super::logged(layout, "rollback", |log| {
         if let Some(note) = &note {

@@ -512,6 +512,10 @@ proptest! {
     fn digests_a_survey_leaves_unread_never_change_a_plan(case in case()) {
         let discovery = case.discovery();
         let full = case.observed();
+        // An apply's survey holds every digest a rollback needs (apply finishes an
+        // interrupted rollback with it).
+        let for_apply = as_surveyed(&full, &discovery, Purpose::Apply);
+        prop_assert_eq!(digests_needed(Purpose::Rollback, &discovery, &for_apply), vec![]);
         let hide = vec![PathBuf::from("patch0001")];
         let plans = [
             (plan_apply(&discovery, &full), plan_apply(&discovery, &as_surveyed(&full, &discovery, Purpose::Apply))),
