@@ -1,12 +1,12 @@
-//! MD5 digests: streaming one file, and many files at once on all cores.
+//! MD5 digests: streaming one file, as the runtime writes them (the survey and discovery
+//! hash many files at once through the digest cache).
 
 use std::fmt;
 use std::fs::File;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use md5::{Digest as _, Md5};
-use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 
@@ -71,11 +71,6 @@ pub fn md5_file(path: &Path) -> Result<Md5Digest> {
         }
     }
     Ok(Md5Digest(hasher.finalize().into()))
-}
-
-/// MD5 of every path, hashed in parallel; results come back in the input order.
-pub fn md5_files(paths: &[PathBuf]) -> Result<Vec<Md5Digest>> {
-    paths.par_iter().map(|p| md5_file(p)).collect()
 }
 
 #[cfg(test)]

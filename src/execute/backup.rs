@@ -77,8 +77,7 @@ fn copy_plugins(layout: &Layout) -> Result<BackupManifest> {
         .par_iter()
         .inspect(|_| bar.inc())
         .map(|(from, to, relative)| {
-            let modified = fs::metadata(from).and_then(|m| m.modified()).ok();
-            let len = steps::copy_stamped(from, to, None, modified)?;
+            let len = steps::copy_stamped(from, to, None)?;
             Ok((metadata::encode_path(relative), len))
         })
         .collect::<Result<_>>()?;

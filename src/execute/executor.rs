@@ -124,15 +124,12 @@ impl<'a> Executor<'a> {
         };
         let target = self.layout.plugins.join(&action.target);
         steps::create_dir_all(target.parent().unwrap_or(Path::new(".")))?;
-        let source_meta = fs::metadata(&source).map_err(|e| Error::read("inspect", &source, e))?;
         // The target's mode, or the source's for a new file (what `fs::copy` would give).
-        let mode = fs::metadata(&target)
-            .map(|m| m.permissions())
-            .unwrap_or(source_meta.permissions());
+        let mode = fs::metadata(&target).ok().map(|m| m.permissions());
         let temp = temp_beside(&target);
         steps::remove_file(&temp)?;
         lock(&self.temps).push(temp.clone());
-        steps::copy_stamped(&source, &temp, Some(mode), source_meta.modified().ok())?;
+        steps::copy_stamped(&source, &temp, mode)?;
         Ok(Some(Staged { temp, source }))
     }
 

@@ -7,7 +7,6 @@ use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 use rayon::prelude::*;
 
@@ -53,24 +52,17 @@ pub fn symlink(link: &Path, at: &Path) -> Result<()> {
 }
 
 /// Copies `from` into the new file `to` through one pair of handles (the kernel copies,
-/// `copy_file_range`), gives it `mode` (the source's when `None`) and the modification time
-/// `modified`, and starts writing it back without waiting for it: [`flush`] makes a whole
+/// `copy_file_range`), gives it `mode` (the source's when `None`) and the source's
+/// modification time, and starts writing it back without waiting for it: [`flush`] makes a whole
 /// batch durable at once, and finds little left to write. The copy is created writable,
 /// and only then given its mode, so a read-only source copies for any user.
-pub fn copy_stamped(
-    from: &Path,
-    to: &Path,
-    mode: Option<fs::Permissions>,
-    modified: Option<SystemTime>,
-) -> Result<u64> {
+pub fn copy_stamped(from: &Path, to: &Path, mode: Option<fs::Permissions>) -> Result<u64> {
     let mut source = File::open(from).map_err(|e| Error::read("open", from, e))?;
-    let mode = match mode {
-        Some(mode) => mode,
-        None => source
-            .metadata()
-            .map_err(|e| Error::read("inspect", from, e))?
-            .permissions(),
-    };
+    let meta = source
+        .metadata()
+        .map_err(|e| Error::read("inspect", from, e))?;
+    let mode = mode.unwrap_or(meta.permissions());
+    let modified = meta.modified().ok();
     let (copy, len) = step("copy into", to, || {
         let mut copy = File::options().write(true).create_new(true).open(to)?;
         let len = io::copy(&mut source, &mut copy)?;
