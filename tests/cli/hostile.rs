@@ -467,9 +467,17 @@ fn unprivileged(env: &Env) -> Option<Unprivileged> {
         std::os::unix::fs::lchown(item.path(), Some(NOBODY), Some(NOBODY)).unwrap();
     }
     // A copy of the binary beside the home, where `nobody` can reach it whatever the
-    // permissions of the build directory.
+    // permissions of the build directory. `cp` writes it in a process of its own: were this
+    // process to hold the copy open for writing, a child that another test forks in that
+    // moment would inherit the descriptor until its exec, and running the copy would fail
+    // with "Text file busy" (ETXTBSY).
     let binary = temp.join("carbon-patch");
-    fs::copy(env!("CARGO_BIN_EXE_carbon-patch"), &binary).unwrap();
+    let copied = Command::new("cp")
+        .arg(env!("CARGO_BIN_EXE_carbon-patch"))
+        .arg(&binary)
+        .status()
+        .expect("run cp");
+    assert!(copied.success(), "cp of the binary failed: {copied}");
     fs::set_permissions(&binary, fs::Permissions::from_mode(0o755)).unwrap();
     Some(Unprivileged::AsNobody(binary))
 }
