@@ -6,6 +6,10 @@
 //! the cache file itself is "racy" (the file may have changed again within one timestamp
 //! tick of being read) and is re-read too. The cache holds only the files the last run
 //! used, so a run that reads the same files with the same keys rewrites nothing.
+//!
+//! Within one run, a file read once is not read again while its key holds, and a copy this
+//! run made of an unchanged source it read is vouched for with that source's digest
+//! ([`DigestCache::vouch`]): apply checks what it wrote without reading it back.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::OsString;
@@ -13,6 +17,7 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +31,11 @@ use crate::metadata::{self, STATE_SCHEMA_VERSION, decode_path, encode_path};
 const RACY_NS: i64 = 20_000_000;
 /// The same on filesystems whose timestamps are whole seconds (FAT, some network mounts).
 const RACY_COARSE_NS: i64 = 2_000_000_000;
+/// How far the clock that stamps files may lag the clock a process reads (one tick of the
+/// kernel's coarse clock at its slowest common rate, 100 Hz).
+const CLOCK_LAG_NS: i64 = 10_000_000;
+/// Roughly how many bytes a run hashes per millisecond: what waiting is weighed against.
+const HASHED_BYTES_PER_MS: u64 = 500_000;
 
 /// What identifies one version of a file without reading it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,11 +151,16 @@ impl DigestCache {
         let meta = fs::metadata(path).map_err(|e| Error::read("inspect", path, e))?;
         let key = Key::of(&meta);
         let id = encode_path(path);
-        let hit = self
-            .loaded
-            .get(&id)
-            .filter(|e| e.key == key && key.ctime_ns < self.trusted_before_ns)
-            .filter(|e| name_of.is_none() || e.name.as_deref().is_some_and(is_sound_name));
+        let wants_name =
+            |e: &Entry| name_of.is_none() || e.name.as_deref().is_some_and(is_sound_name);
+        // What this run itself read or vouched for, unchanged since, needs no racy margin.
+        let learnt = self.learnt(&id, key).filter(|e| wants_name(e));
+        let hit = learnt.as_ref().or_else(|| {
+            self.loaded
+                .get(&id)
+                .filter(|e| e.key == key && key.ctime_ns < self.trusted_before_ns)
+                .filter(|e| wants_name(e))
+        });
         let entry = match hit {
             Some(entry) => entry.clone(),
             None => {
@@ -174,6 +189,12 @@ impl DigestCache {
         Ok((md5, size, name))
     }
 
+    /// The entry this run learnt for `id`, if the file still has `key`.
+    fn learnt(&self, id: &str, key: Key) -> Option<Entry> {
+        let used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        used.get(id).filter(|e| e.key == key).cloned()
+    }
+
     /// Records that `copy` holds the content `original` had when this run read it — true
     /// when `original` is unchanged since (same key) — so the copy is never read either.
     pub fn vouch(&self, copy: &Path, original: &Path) {
@@ -183,12 +204,41 @@ impl DigestCache {
         };
         let unchanged = fs::metadata(original).is_ok_and(|m| Key::of(&m) == known.key);
         if let (true, Ok(meta)) = (unchanged, fs::metadata(copy)) {
+            // A bundle name is asked only of service pack and patch files, never of copies.
             let entry = Entry {
                 key: Key::of(&meta),
                 md5: known.md5,
-                name: known.name.clone(),
+                name: None,
             };
             used.insert(encode_path(copy), entry);
+        }
+    }
+
+    /// Lets the entries in `scope` that the next run would find racy (files this run wrote
+    /// or renamed a moment ago) grow old enough to be trusted, when waiting costs less than
+    /// the next run re-reading them: waits out the racy margin (at most ~30 ms), then drops
+    /// any entry whose file changed meanwhile. What remains is as sound as any entry: a
+    /// change within the same clock tick as the file's last one goes unseen, as it would
+    /// between any stat and read.
+    pub fn settle(&self, scope: &HashSet<PathBuf>) {
+        let now = now_ns();
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        let in_scope: Vec<(String, Key)> = used
+            .iter()
+            .filter(|(id, _)| decode_path(id).is_some_and(|p| scope.contains(&p)))
+            .map(|(id, e)| (id.clone(), e.key))
+            .collect();
+        let Some((wait, racy)) = settling(now, in_scope) else {
+            return;
+        };
+        std::thread::sleep(wait);
+        for (id, key) in racy {
+            let unchanged = decode_path(&id)
+                .and_then(|path| fs::metadata(path).ok())
+                .is_some_and(|meta| Key::of(&meta) == key);
+            if !unchanged {
+                used.remove(&id);
+            }
         }
     }
 
@@ -206,6 +256,30 @@ impl DigestCache {
             entries,
         })
     }
+}
+
+/// Of the entries `(id, key)`, those a cache written at `now` would find racy, and how long
+/// to wait for them to stop being so; `None` when none are, or when re-reading them next
+/// time costs less than the wait. Only fine timestamps are waited for.
+fn settling(now: i64, entries: Vec<(String, Key)>) -> Option<(Duration, Vec<(String, Key)>)> {
+    let racy: Vec<(String, Key)> = entries
+        .into_iter()
+        .filter(|(_, key)| key.ctime_ns % 1_000_000_000 != 0)
+        .filter(|(_, key)| key.ctime_ns >= now - RACY_NS - CLOCK_LAG_NS)
+        .collect();
+    let newest = racy.iter().map(|(_, key)| key.ctime_ns).max()?;
+    // A ctime ahead of the clock (the clock was set back) is not waited for longer.
+    let wait_ns = (newest + RACY_NS + CLOCK_LAG_NS - now).min(RACY_NS + CLOCK_LAG_NS);
+    let rehash_ms = racy.iter().map(|(_, key)| key.size).sum::<u64>() / HASHED_BYTES_PER_MS;
+    let wait_ms = u64::try_from(wait_ns / 1_000_000).ok()?;
+    (wait_ms < rehash_ms).then(|| (Duration::from_nanos(wait_ns.unsigned_abs()), racy))
+}
+
+/// Now on the wall clock, in nanoseconds since the epoch (as file timestamps are).
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 /// Whether a cached bundle name may be used: the cache file is only as trustworthy as
@@ -244,6 +318,88 @@ mod tests {
 
     fn later() -> SystemTime {
         SystemTime::now() + Duration::from_secs(5)
+    }
+
+    /// A cache that has learnt `file` in this run, with `forged`'s digest in place of the
+    /// real one, so a lookup that returns it did not read the file.
+    fn forged_run(file: &Path, forged: &[u8]) -> DigestCache {
+        let cache = DigestCache::load(Path::new("/nonexistent"), true);
+        cache.md5(file).unwrap();
+        let mut used = cache.used.lock().unwrap();
+        used.get_mut(&encode_path(file)).unwrap().md5 = Md5Digest::of_bytes(forged);
+        drop(used);
+        cache
+    }
+
+    #[test]
+    fn a_run_reads_a_file_once_and_a_vouched_copy_never() {
+        let dir = tempfile::tempdir().unwrap();
+        let (source, copy) = (dir.path().join("a.jar"), dir.path().join("b.jar"));
+        fs::write(&source, b"one").unwrap();
+        let cache = forged_run(&source, b"forged");
+        assert_eq!(cache.md5(&source).unwrap(), Md5Digest::of_bytes(b"forged"));
+        fs::copy(&source, &copy).unwrap();
+        cache.vouch(&copy, &source);
+        assert_eq!(cache.md5(&copy).unwrap(), Md5Digest::of_bytes(b"forged"));
+        // Changed since (a new size: within one tick of the clock a same-size change could
+        // keep the key, the limit every such cache has): read again, copy and source alike.
+        fs::write(&copy, b"two!").unwrap();
+        assert_eq!(cache.md5(&copy).unwrap(), Md5Digest::of_bytes(b"two!"));
+        fs::write(&source, b"new!").unwrap();
+        assert_eq!(cache.md5(&source).unwrap(), Md5Digest::of_bytes(b"new!"));
+    }
+
+    #[test]
+    fn a_changed_source_vouches_for_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (source, copy) = (dir.path().join("a.jar"), dir.path().join("b.jar"));
+        fs::write(&source, b"one").unwrap();
+        let cache = forged_run(&source, b"forged");
+        fs::write(&source, b"two!").unwrap();
+        fs::copy(&source, &copy).unwrap();
+        cache.vouch(&copy, &source);
+        assert_eq!(cache.md5(&copy).unwrap(), Md5Digest::of_bytes(b"two!"));
+    }
+
+    fn key(size: u64, ctime_ns: i64) -> Key {
+        Key {
+            dev: 1,
+            ino: 2,
+            size,
+            mtime_ns: 0,
+            ctime_ns,
+        }
+    }
+
+    #[test]
+    fn a_run_waits_for_fresh_entries_only_when_re_reading_them_would_cost_more() {
+        const MS: i64 = 1_000_000;
+        let now = 1_700_000_000_000_000_000 + 500 * MS + 7;
+        let entries = |keys: &[Key]| -> Vec<(String, Key)> {
+            keys.iter()
+                .enumerate()
+                .map(|(i, k)| (i.to_string(), *k))
+                .collect()
+        };
+        let big = 200 << 20;
+        // Old entries need no wait, however big.
+        assert!(settling(now, entries(&[key(big, now - 50 * MS)])).is_none());
+        // A big file changed 5 ms ago: wait until 30 ms after its change, and re-check it.
+        let (wait, racy) = settling(
+            now,
+            entries(&[key(big, now - 5 * MS), key(1, now - 90 * MS)]),
+        )
+        .unwrap();
+        assert_eq!(wait, Duration::from_millis(25));
+        assert_eq!(racy, entries(&[key(big, now - 5 * MS)]));
+        // A small one is cheaper to read again next time.
+        assert!(settling(now, entries(&[key(4096, now - 5 * MS)])).is_none());
+        // Whole-second timestamps would need seconds: not waited for.
+        let whole = now - now % 1_000_000_000;
+        assert!(settling(whole + MS, entries(&[key(big, whole)])).is_none());
+        // A ctime in the future (the clock was set back) costs at most the margin.
+        let (wait, _) = settling(now, entries(&[key(big, now + 3_600_000 * MS)])).unwrap();
+        assert_eq!(wait, Duration::from_millis(30));
     }
 
     #[test]

@@ -160,6 +160,7 @@ pub fn record(
     wrote |= execute::write_if_changed(&layout.applied_list_44, &applied)?;
     wrote |= execute::write_if_changed(&layout.applied_list_42, &applied)?;
     wrote |= execute::write_if_changed(&layout.state, &metadata::render_json(&state))?;
+    cache.settle(cache_scope);
     wrote |= execute::write_if_changed(&layout.digests, &cache.render(cache_scope))?;
     Ok(wrote)
 }
