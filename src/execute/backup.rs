@@ -30,11 +30,12 @@ pub fn create_backup(layout: &Layout) -> Result<BackupManifest> {
 }
 
 /// Copies plugins into the partial backup directory, then makes every file and directory
-/// of it durable at once ([`steps::flush`]): one filesystem flush, not one per file.
+/// of it durable at once ([`steps::Batch`]): one filesystem flush, not one per file.
 fn copy_plugins(layout: &Layout) -> Result<BackupManifest> {
     let partial = &layout.backup_partial;
     steps::create_dir_all(&layout.patches)?;
     steps::create_dir(partial).map_err(|e| Error::write("create directory", partial, e))?;
+    let batch = steps::Batch::begin(partial)?;
 
     let mut dirs = vec![partial.clone()];
     let mut files = Vec::new();
@@ -82,7 +83,7 @@ fn copy_plugins(layout: &Layout) -> Result<BackupManifest> {
         })
         .collect::<Result<_>>()?;
     let copies: Vec<PathBuf> = files.into_iter().map(|(_, to, _)| to).collect();
-    steps::flush(&copies, &dirs)?;
+    batch.flush(&copies, &dirs)?;
     Ok(BackupManifest {
         schema_version: STATE_SCHEMA_VERSION,
         files: sizes.into_iter().collect(),

@@ -3,7 +3,7 @@
 //!
 //! 1. every new content is copied beside its target under a temporary name, with its mode
 //!    and time, unflushed (in parallel);
-//! 2. the temporary files are made durable at once ([`steps::flush`]);
+//! 2. the temporary files are made durable at once ([`steps::Batch`]);
 //! 3. the content of targets that must be kept is hard-linked (or copied) into the archive,
 //!    and the archive's directories flushed, before any of them is replaced;
 //! 4. the temporary files are renamed over their targets, and files leaving plugins are
@@ -79,13 +79,14 @@ impl<'a> Executor<'a> {
     }
 
     fn phases(&self, actions: &[Action]) -> Result<Vec<Done>> {
+        let batch = steps::Batch::begin(&self.layout.plugins)?;
         let bar = crate::progress::bar("copying", actions.len());
         let staged: Vec<Option<Staged>> = actions
             .par_iter()
             .map(|action| self.stage(action).inspect(|_| bar.inc()))
             .collect::<Result<_>>()?;
         let temps: Vec<PathBuf> = staged.iter().flatten().map(|s| s.temp.clone()).collect();
-        steps::flush(&temps, &[])?;
+        batch.flush(&temps, &[])?;
 
         let archived: Vec<Option<PathBuf>> = actions
             .par_iter()

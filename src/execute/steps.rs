@@ -53,8 +53,8 @@ pub fn symlink(link: &Path, at: &Path) -> Result<()> {
 
 /// Copies `from` into the new file `to` through one pair of handles (the kernel copies,
 /// `copy_file_range`), gives it `mode` (the source's when `None`) and the source's
-/// modification time, and starts writing it back without waiting for it: [`flush`] makes a whole
-/// batch durable at once, and finds little left to write. The copy is created writable,
+/// modification time, and starts writing it back without waiting for it: [`Batch::flush`]
+/// makes a whole batch durable at once, and finds little left to write. The copy is created writable,
 /// and only then given its mode, so a read-only source copies for any user.
 pub fn copy_stamped(from: &Path, to: &Path, mode: Option<fs::Permissions>) -> Result<u64> {
     let mut source = File::open(from).map_err(|e| Error::read("open", from, e))?;
@@ -80,7 +80,7 @@ pub fn copy_stamped(from: &Path, to: &Path, mode: Option<fs::Permissions>) -> Re
 /// files are copied (the per-file fsync used to give that overlap) and the bulk flush
 /// finds little left to write. Not a flush and no step: no waiting, no journal commit,
 /// only what the kernel's own writeback would do a little later. A writeback error is
-/// reported by the fsync that confirms the flush.
+/// reported by [`Batch::flush`].
 #[cfg(target_os = "linux")]
 fn start_writeback(file: &File) {
     use std::os::fd::AsRawFd;
@@ -133,16 +133,100 @@ pub fn sync_parent(path: &Path) -> Result<()> {
     }
 }
 
-/// Writes back everything unflushed on the filesystem holding `dir` (`syncfs`), in one
-/// journal commit instead of one per file.
-pub fn syncfs(dir: &Path) -> Result<()> {
-    step("flush the filesystem of", dir, || sync_filesystem(dir))
+/// A batch of writes made durable together: one descriptor per filesystem the batch writes
+/// to, opened before the writes, so the `syncfs` that ends the batch reports any writeback
+/// error on that filesystem from then on (Linux 5.8 and later), even one another process
+/// has already been told of.
+pub struct Batch {
+    /// One open directory per filesystem (device), watching it for writeback errors.
+    watched: BTreeMap<u64, (PathBuf, File)>,
+}
+
+impl Batch {
+    /// Starts a batch whose files will be written under `dir`.
+    pub fn begin(dir: &Path) -> Result<Batch> {
+        let mut batch = Batch {
+            watched: BTreeMap::new(),
+        };
+        batch.watch(dir)?;
+        Ok(batch)
+    }
+
+    /// The descriptor watching the filesystem of `dir`, opened now if none is yet.
+    fn watch(&mut self, dir: &Path) -> Result<&File> {
+        let handle = File::open(dir).map_err(|e| Error::read("open", dir, e))?;
+        let device = handle
+            .metadata()
+            .map_err(|e| Error::read("inspect", dir, e))?
+            .dev();
+        Ok(&self
+            .watched
+            .entry(device)
+            .or_insert_with(|| (dir.to_path_buf(), handle))
+            .1)
+    }
+
+    /// Makes `files` and `dirs`, written in this batch without a flush, durable: one
+    /// `syncfs` per filesystem they are on writes them back together and flushes the
+    /// device's cache. Where `syncfs` reports writeback errors (Linux 5.8 and later) that is
+    /// all; before, an `fsync` of each file and directory confirms it, since only `fsync`
+    /// reports a failed write there. Callers rename or record only after this returns.
+    pub fn flush(mut self, files: &[PathBuf], dirs: &[PathBuf]) -> Result<()> {
+        let parents: BTreeSet<&Path> = files
+            .iter()
+            .filter_map(|f| f.parent())
+            .chain(dirs.iter().map(PathBuf::as_path))
+            .collect();
+        for dir in parents {
+            self.watch(dir)?;
+        }
+        for (dir, handle) in self.watched.values() {
+            step("flush the filesystem of", dir, || sync_filesystem(handle))?;
+        }
+        if !confirm_each_file() {
+            return Ok(());
+        }
+        files.par_iter().try_for_each(|file| sync_file(file))?;
+        dirs.par_iter().try_for_each(|dir| sync_dir(dir))
+    }
+}
+
+/// Whether a batch is confirmed file by file: where `syncfs` does not report writeback
+/// errors (Linux before 5.8, and other systems), or when `CARBON_PATCH_FLUSH=each` asks for
+/// it (the tests run both ways).
+fn confirm_each_file() -> bool {
+    static EACH: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *EACH.get_or_init(|| {
+        std::env::var_os("CARBON_PATCH_FLUSH").is_some_and(|v| v == "each")
+            || !kernel_release().is_some_and(|r| syncfs_reports_errors(&r))
+    })
+}
+
+/// Whether the kernel of this release (`uname -r`, e.g. `6.8.0-45-generic`) reports
+/// writeback errors through `syncfs`: Linux 5.8 and later.
+fn syncfs_reports_errors(release: &str) -> bool {
+    let mut numbers = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().ok());
+    match (numbers.next().flatten(), numbers.next().flatten()) {
+        (Some(major), Some(minor)) => (major, minor) >= (5, 8),
+        _ => false,
+    }
 }
 
 #[cfg(target_os = "linux")]
-fn sync_filesystem(dir: &Path) -> io::Result<()> {
+fn kernel_release() -> Option<String> {
+    fs::read_to_string("/proc/sys/kernel/osrelease").ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn kernel_release() -> Option<String> {
+    None
+}
+
+#[cfg(target_os = "linux")]
+fn sync_filesystem(handle: &File) -> io::Result<()> {
     use std::os::fd::AsRawFd;
-    let handle = File::open(dir)?;
     // SAFETY: syncfs only reads the descriptor, which `handle` keeps open for the call.
     match unsafe { libc::syncfs(handle.as_raw_fd()) } {
         0 => Ok(()),
@@ -150,32 +234,43 @@ fn sync_filesystem(dir: &Path) -> io::Result<()> {
     }
 }
 
-/// Without `syncfs` the per-file fsyncs that follow it in [`flush`] do the work alone.
+/// Without `syncfs` the per-file fsyncs of [`Batch::flush`] do the work alone.
 #[cfg(not(target_os = "linux"))]
-fn sync_filesystem(_dir: &Path) -> io::Result<()> {
+fn sync_filesystem(_handle: &File) -> io::Result<()> {
     Ok(())
 }
 
-/// Makes `files` and `dirs` durable, all written before without a flush: one [`syncfs`] per
-/// filesystem they are on writes them back together, then an `fsync` of each confirms it.
-/// The confirmation costs little (nothing is dirty any more) and is still needed: before
-/// Linux 5.8 `syncfs` does not report writeback errors, while `fsync` reports them on any
-/// kernel. Callers rename or record only after this returns.
-pub fn flush(files: &[PathBuf], dirs: &[PathBuf]) -> Result<()> {
-    let parents: BTreeSet<&Path> = files
-        .iter()
-        .filter_map(|f| f.parent())
-        .chain(dirs.iter().map(PathBuf::as_path))
-        .collect();
-    // One directory per filesystem (device): a syncfs covers all of it.
-    let mut filesystems = BTreeMap::new();
-    for dir in parents {
-        let device = fs::metadata(dir)
-            .map_err(|e| Error::read("inspect", dir, e))?
-            .dev();
-        filesystems.entry(device).or_insert(dir);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syncfs_reports_errors_from_linux_5_8_on() {
+        for (release, reports) in [
+            ("6.8.0-45-generic", true),
+            ("5.8.0", true),
+            ("5.10.226-1.el8", true),
+            ("10.0", true),
+            ("5.7.19", false),
+            ("4.18.0-553.el8_10.x86_64", false),
+            ("3.10.0-1160", false),
+            ("", false),
+            ("unknown", false),
+        ] {
+            assert_eq!(syncfs_reports_errors(release), reports, "{release}");
+        }
     }
-    filesystems.values().try_for_each(|dir| syncfs(dir))?;
-    files.par_iter().try_for_each(|file| sync_file(file))?;
-    dirs.par_iter().try_for_each(|dir| sync_dir(dir))
+
+    #[test]
+    fn a_batch_flushes_files_in_nested_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let batch = Batch::begin(dir.path()).unwrap();
+        let nested = dir.path().join("a/b");
+        fs::create_dir_all(&nested).unwrap();
+        let files = [dir.path().join("one"), nested.join("two")];
+        for file in &files {
+            fs::write(file, b"content").unwrap();
+        }
+        batch.flush(&files, &[nested]).unwrap();
+    }
 }

@@ -368,3 +368,29 @@ fn a_patch_brought_back_from_rolled_back_is_applied_again() {
         ["patch0000", "patch0003"]
     );
 }
+
+/// Where `syncfs` does not report writeback errors (Linux before 5.8), every file of a batch
+/// is confirmed with its own `fsync`: `CARBON_PATCH_FLUSH=each` takes that way here.
+#[test]
+fn apply_and_rollback_confirming_each_file_give_the_same_trees() {
+    let each = [("CARBON_PATCH_FLUSH", "each")];
+    let env = Env::sample();
+    let original = env.plugins_snapshot().contents();
+    let home = env.home_str();
+    let run = |command: &str| env.run_with(&[command, &home], None, &each, &[]);
+    run("apply").code(0);
+    let reference = applied_sample();
+    assert_eq!(
+        env.plugins_snapshot().contents(),
+        reference.plugins_snapshot().contents(),
+        "plugins as a default apply leaves them"
+    );
+    assert_eq!(
+        snapshot(&env.backup()).contents(),
+        original,
+        "patch0000 = the plugins before the apply"
+    );
+    run("verify").code(0);
+    run("rollback").code(0).stdout_has("plugins match patch0000");
+    assert_eq!(env.plugins_snapshot().contents(), original);
+}
