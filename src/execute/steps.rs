@@ -2,7 +2,7 @@
 //! [`fault::step`] first, so the crash-safety tests can stop or fail a run between any two
 //! steps. Errors carry the path and what was being done.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::MetadataExt;
@@ -135,11 +135,18 @@ pub fn sync_parent(path: &Path) -> Result<()> {
 
 /// A batch of writes made durable together: one descriptor per filesystem the batch writes
 /// to, opened before the writes, so the `syncfs` that ends the batch reports any writeback
-/// error on that filesystem from then on (Linux 5.8 and later), even one another process
-/// has already been told of.
+/// error on that filesystem from then on, even one another process has already been told
+/// of, where the kernel and the filesystem do so (see [`syncfs_reports_errors`]).
 pub struct Batch {
-    /// One open directory per filesystem (device), watching it for writeback errors.
-    watched: BTreeMap<u64, (PathBuf, File)>,
+    /// By device: a directory on it, a descriptor open on it, and whether its `syncfs`
+    /// reports writeback errors.
+    watched: BTreeMap<u64, Watched>,
+}
+
+struct Watched {
+    dir: PathBuf,
+    handle: File,
+    reports_errors: bool,
 }
 
 impl Batch {
@@ -152,64 +159,80 @@ impl Batch {
         Ok(batch)
     }
 
-    /// The descriptor watching the filesystem of `dir`, opened now if none is yet.
-    fn watch(&mut self, dir: &Path) -> Result<&File> {
+    /// The device of `dir`, watched from now on if it was not yet.
+    fn watch(&mut self, dir: &Path) -> Result<u64> {
         let handle = File::open(dir).map_err(|e| Error::read("open", dir, e))?;
         let device = handle
             .metadata()
             .map_err(|e| Error::read("inspect", dir, e))?
             .dev();
-        Ok(&self
-            .watched
-            .entry(device)
-            .or_insert_with(|| (dir.to_path_buf(), handle))
-            .1)
+        self.watched.entry(device).or_insert_with(|| Watched {
+            dir: dir.to_path_buf(),
+            reports_errors: syncfs_reports_errors(&handle),
+            handle,
+        });
+        Ok(device)
     }
 
     /// Makes `files` and `dirs`, written in this batch without a flush, durable: one
     /// `syncfs` per filesystem they are on writes them back together and flushes the
-    /// device's cache. Where `syncfs` reports writeback errors (Linux 5.8 and later) that is
-    /// all; before, an `fsync` of each file and directory confirms it, since only `fsync`
-    /// reports a failed write there. Callers rename or record only after this returns.
+    /// device's cache. Where that `syncfs` does not report writeback errors, an `fsync` of
+    /// each file and directory on that filesystem confirms it, since only `fsync` reports a
+    /// failed write there. Callers rename or record only after this returns.
     pub fn flush(mut self, files: &[PathBuf], dirs: &[PathBuf]) -> Result<()> {
-        let parents: BTreeSet<&Path> = files
+        let mut devices = BTreeMap::new();
+        for dir in files
             .iter()
             .filter_map(|f| f.parent())
             .chain(dirs.iter().map(PathBuf::as_path))
-            .collect();
-        for dir in parents {
-            self.watch(dir)?;
+        {
+            if !devices.contains_key(dir) {
+                devices.insert(dir, self.watch(dir)?);
+            }
         }
-        for (dir, handle) in self.watched.values() {
-            step("flush the filesystem of", dir, || sync_filesystem(handle))?;
+        for watched in self.watched.values() {
+            step("flush the filesystem of", &watched.dir, || {
+                sync_filesystem(&watched.handle)
+            })?;
         }
-        if !confirm_each_file() {
-            return Ok(());
-        }
-        files.par_iter().try_for_each(|file| sync_file(file))?;
-        dirs.par_iter().try_for_each(|dir| sync_dir(dir))
+        // Whether what `dir` holds (or, for a directory flushed itself, it) is confirmed.
+        let confirmed = |dir: Option<&Path>| {
+            dir.and_then(|dir| devices.get(dir))
+                .is_some_and(|device| self.watched[device].reports_errors)
+        };
+        files
+            .par_iter()
+            .filter(|file| !confirmed(file.parent()))
+            .try_for_each(|file| sync_file(file))?;
+        dirs.par_iter()
+            .filter(|dir| !confirmed(Some(dir)))
+            .try_for_each(|dir| sync_dir(dir))
     }
 }
 
-/// Whether a batch is confirmed file by file: where `syncfs` does not report writeback
-/// errors (Linux before 5.8, and other systems), or when `CARBON_PATCH_FLUSH=each` asks for
-/// it (the tests run both ways).
-fn confirm_each_file() -> bool {
-    static EACH: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *EACH.get_or_init(|| {
-        std::env::var_os("CARBON_PATCH_FLUSH").is_some_and(|v| v == "each")
-            || !kernel_release().is_some_and(|r| syncfs_reports_errors(&r))
-    })
+/// Whether `syncfs` on `handle`'s filesystem reports every writeback error since the
+/// handle was opened: so on Linux 5.8 and later (the superblock's error sequence) for the
+/// local filesystems known to record their errors there (ext2/3/4, XFS, Btrfs, F2FS,
+/// tmpfs). Elsewhere — older kernels, overlayfs (which passed its upper layer's errors on
+/// only later), network and FUSE filesystems, other systems — and when
+/// `CARBON_PATCH_FLUSH=each` asks for it (the tests run both ways), a batch is confirmed
+/// file by file.
+fn syncfs_reports_errors(handle: &File) -> bool {
+    static KERNEL: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let kernel = *KERNEL.get_or_init(|| {
+        std::env::var_os("CARBON_PATCH_FLUSH").is_none_or(|v| v != "each")
+            && kernel_release().is_some_and(|r| release_at_least(&r, (5, 8)))
+    });
+    kernel && filesystem_records_errors(handle)
 }
 
-/// Whether the kernel of this release (`uname -r`, e.g. `6.8.0-45-generic`) reports
-/// writeback errors through `syncfs`: Linux 5.8 and later.
-fn syncfs_reports_errors(release: &str) -> bool {
+/// Whether a kernel release (`uname -r`, e.g. `6.8.0-45-generic`) is at least `version`.
+fn release_at_least(release: &str, version: (u32, u32)) -> bool {
     let mut numbers = release
         .split(|c: char| !c.is_ascii_digit())
         .map(|n| n.parse::<u32>().ok());
     match (numbers.next().flatten(), numbers.next().flatten()) {
-        (Some(major), Some(minor)) => (major, minor) >= (5, 8),
+        (Some(major), Some(minor)) => (major, minor) >= version,
         _ => false,
     }
 }
@@ -222,6 +245,31 @@ fn kernel_release() -> Option<String> {
 #[cfg(not(target_os = "linux"))]
 fn kernel_release() -> Option<String> {
     None
+}
+
+#[cfg(target_os = "linux")]
+fn filesystem_records_errors(handle: &File) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut stat = std::mem::MaybeUninit::<libc::statfs>::uninit();
+    // SAFETY: fstatfs fills `stat` for the descriptor, which `handle` keeps open.
+    if unsafe { libc::fstatfs(handle.as_raw_fd(), stat.as_mut_ptr()) } != 0 {
+        return false;
+    }
+    // SAFETY: fstatfs returned 0, so it filled `stat`.
+    let kind = unsafe { stat.assume_init() }.f_type;
+    [
+        libc::EXT4_SUPER_MAGIC, // also ext2 and ext3
+        libc::XFS_SUPER_MAGIC,
+        libc::BTRFS_SUPER_MAGIC,
+        libc::F2FS_SUPER_MAGIC,
+        libc::TMPFS_MAGIC,
+    ]
+    .contains(&kind)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn filesystem_records_errors(_handle: &File) -> bool {
+    false
 }
 
 #[cfg(target_os = "linux")]
@@ -245,7 +293,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn syncfs_reports_errors_from_linux_5_8_on() {
+    fn releases_from_5_8_on_are_recognised() {
         for (release, reports) in [
             ("6.8.0-45-generic", true),
             ("5.8.0", true),
@@ -257,7 +305,7 @@ mod tests {
             ("", false),
             ("unknown", false),
         ] {
-            assert_eq!(syncfs_reports_errors(release), reports, "{release}");
+            assert_eq!(release_at_least(release, (5, 8)), reports, "{release}");
         }
     }
 

@@ -391,6 +391,8 @@ fn apply_and_rollback_confirming_each_file_give_the_same_trees() {
         "patch0000 = the plugins before the apply"
     );
     run("verify").code(0);
-    run("rollback").code(0).stdout_has("plugins match patch0000");
+    run("rollback")
+        .code(0)
+        .stdout_has("plugins match patch0000");
     assert_eq!(env.plugins_snapshot().contents(), original);
 }
