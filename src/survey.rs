@@ -1,9 +1,7 @@
 //! The read phase: everything an apply, verify or rollback needs to know about the tree
 //! (discovery, plugins, backup, metadata), read without writing anything.
 
-use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -14,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::journal::Journal;
 use crate::layout::{self, Layout};
 use crate::metadata::{self, BackupManifest, State};
-use crate::plan::{Observed, Present, Purpose, Recorded, Tree, digests_needed};
+use crate::plan::{Listing, Observed, Present, Purpose, Recorded, Target, Tree, digests_needed};
 
 /// What was read from one product home.
 #[derive(Debug)]
@@ -118,9 +116,6 @@ fn is_dir(path: &Path) -> Result<bool> {
     }
 }
 
-/// Files of a tree by relative path, with their size.
-type Listing = BTreeMap<PathBuf, Present>;
-
 /// Every file under `root` (relative path → size), and carbon-patch's own temporary files
 /// found there. Directories are walked; symbolic links count as the file they name.
 fn list_tree(root: &Path) -> Result<(Listing, Vec<PathBuf>)> {
@@ -155,11 +150,9 @@ fn list_tree(root: &Path) -> Result<(Listing, Vec<PathBuf>)> {
             continue;
         }
         let size = fs::metadata(item.path()).map(|m| m.len()).unwrap_or(0);
-        files.push((relative, Present { size, md5: None }));
+        files.push((Target::from(relative), Present { size, md5: None }));
     }
     leftovers.sort();
-    // Byte order is path order for names without `/`: the map's own sort then only checks.
-    files.sort_unstable_by(|(a, _), (b, _)| a.as_os_str().as_bytes().cmp(b.as_os_str().as_bytes()));
     Ok((files.into_iter().collect(), leftovers))
 }
 
@@ -185,7 +178,7 @@ fn check_backup(layout: &Layout, files: &Listing) -> Result<(Vec<String>, Option
     };
     let mut problems = Vec::new();
     for (encoded, len) in &manifest.files {
-        let Some(path) = metadata::decode_path(encoded) else {
+        let Some(path) = metadata::decode_path(encoded).map(Target::from) else {
             continue;
         };
         match files.get(&path) {
