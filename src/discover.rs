@@ -359,10 +359,12 @@ fn list_files(
     warnings: &mut Vec<String>,
 ) -> Result<Vec<(PathBuf, PathBuf, bool)>> {
     let mut files = Vec::new();
+    // In name order. Siblings' paths share their parent's, so they compare as their names
+    // do — without parsing each name out of its path at every comparison.
     let walker = walkdir::WalkDir::new(bundles)
         .min_depth(1)
         .follow_links(false)
-        .sort_by_file_name();
+        .sort_by(|a, b| a.path().as_os_str().cmp(b.path().as_os_str()));
     for item in walker {
         let item = item.map_err(|e| {
             let path = e.path().unwrap_or(bundles).to_path_buf();
@@ -374,7 +376,14 @@ fn list_files(
         let path = item.path().to_path_buf();
         let relative = path.strip_prefix(bundles).unwrap_or(&path).to_path_buf();
         let top_level = item.depth() == 1;
-        match resolve(&path, roots)? {
+        // A plain file or directory is what the listing says it is; only a symbolic link
+        // (or something odd) is looked at again.
+        let kind = match item.file_type() {
+            t if t.is_file() => Kind::File,
+            t if t.is_dir() => Kind::Dir,
+            _ => resolve(&path, roots)?,
+        };
+        match kind {
             Kind::File => files.push((relative, path, top_level)),
             Kind::Dir if item.path_is_symlink() => {
                 return Err(Error::bad_input(
