@@ -14,6 +14,7 @@ use crate::digest::Md5Digest;
 use crate::error::{Error, Result};
 use crate::layout::{self, Layout};
 use crate::manifest;
+use crate::plan::Target;
 
 /// What kind of entry provides bundles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -43,7 +44,7 @@ pub struct Entry {
 pub struct SourceFile {
     /// Where it lands, relative to plugins: the bundle name for a top-level jar, else its
     /// own relative path.
-    pub target: PathBuf,
+    pub target: Target,
     /// The file itself.
     pub source: PathBuf,
     /// Its own path relative to the entry's bundle directory, as the log names it.
@@ -184,15 +185,21 @@ fn discover_readable(layout: &Layout, cache: &DigestCache) -> Result<Discovery> 
                 let (md5, size, name) = cache.md5_size_and_name(&source, || {
                     manifest::target_name(&source, own_name.as_os_str())
                 })?;
-                (PathBuf::from(name), (md5, size))
+                (Target::from(PathBuf::from(name)), (md5, size))
             } else if top_level {
                 (
-                    PathBuf::from(manifest::target_name(&source, own_name.as_os_str())?),
+                    Target::from(PathBuf::from(manifest::target_name(
+                        &source,
+                        own_name.as_os_str(),
+                    )?)),
                     cache.md5_and_size(&source)?,
                 )
             } else {
                 manifest::check_nested_path(&source, &own_name)?;
-                (own_name.clone(), cache.md5_and_size(&source)?)
+                (
+                    Target::from(own_name.as_path()),
+                    cache.md5_and_size(&source)?,
+                )
             };
             Ok((
                 index,
@@ -352,10 +359,12 @@ fn list_files(
     warnings: &mut Vec<String>,
 ) -> Result<Vec<(PathBuf, PathBuf, bool)>> {
     let mut files = Vec::new();
+    // In name order. Siblings' paths share their parent's, so they compare as their names
+    // do — without parsing each name out of its path at every comparison.
     let walker = walkdir::WalkDir::new(bundles)
         .min_depth(1)
         .follow_links(false)
-        .sort_by_file_name();
+        .sort_by(|a, b| a.path().as_os_str().cmp(b.path().as_os_str()));
     for item in walker {
         let item = item.map_err(|e| {
             let path = e.path().unwrap_or(bundles).to_path_buf();
@@ -367,7 +376,14 @@ fn list_files(
         let path = item.path().to_path_buf();
         let relative = path.strip_prefix(bundles).unwrap_or(&path).to_path_buf();
         let top_level = item.depth() == 1;
-        match resolve(&path, roots)? {
+        // A plain file or directory is what the listing says it is; only a symbolic link
+        // (or something odd) is looked at again.
+        let kind = match item.file_type() {
+            t if t.is_file() => Kind::File,
+            t if t.is_dir() => Kind::Dir,
+            _ => resolve(&path, roots)?,
+        };
+        match kind {
             Kind::File => files.push((relative, path, top_level)),
             Kind::Dir if item.path_is_symlink() => {
                 return Err(Error::bad_input(
@@ -399,7 +415,7 @@ fn list_files(
 
 /// Two files of one entry landing on one name would make the result depend on copy order.
 fn refuse_duplicate_targets(entry: &Entry) -> Result<()> {
-    let mut seen: BTreeMap<&Path, &Path> = BTreeMap::new();
+    let mut seen: BTreeMap<&Target, &Path> = BTreeMap::new();
     for file in &entry.files {
         if let Some(first) = seen.insert(&file.target, &file.source) {
             return Err(Error::bad_input(

@@ -3,15 +3,14 @@
 //! foreign files, the backup, the last run and the ordering traps. A pure function of what
 //! the survey read; `cmd::status` does the reading and the reporter the printing.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 
 use crate::digest::Md5Digest;
 use crate::discover::{Discovery, EntryKind};
 use crate::layout;
-use crate::plan::{Observed, Plan};
+use crate::plan::{Listing, Observed, Plan, Target};
 
 mod conflicts;
 mod entries;
@@ -409,11 +408,13 @@ fn bundles(discovery: &Discovery, observed: &Observed, plan: &Plan) -> Vec<Bundl
     plan.provided
         .iter()
         .map(|(target, provided)| {
+            // Looked up by target: by path, every comparison would parse both paths.
+            let key = Target::from(target.as_path());
             let overrides = discovery
                 .order()
                 .take_while(|e| e.name != provided.entry)
                 .filter_map(|e| {
-                    let file = e.files.iter().find(|f| &f.target == target)?;
+                    let file = e.files.iter().find(|f| f.target == key)?;
                     Some(Overridden {
                         entry: e.name.clone(),
                         same_content: file.md5 == provided.md5,
@@ -424,7 +425,7 @@ fn bundles(discovery: &Discovery, observed: &Observed, plan: &Plan) -> Vec<Bundl
                 .recorded
                 .applied()
                 .is_some_and(|list| list.contains(&provided.entry));
-            let in_plugins = match observed.plugins.get(target) {
+            let in_plugins = match observed.plugins.get(&key) {
                 Some(p) if p.md5 == Some(provided.md5) => "ok",
                 _ if !applied => "pending",
                 None => "missing",
@@ -435,7 +436,7 @@ fn bundles(discovery: &Discovery, observed: &Observed, plan: &Plan) -> Vec<Bundl
                 provider: provided.entry.clone(),
                 md5: provided.md5,
                 overrides,
-                replaces_original: base.contains_key(target),
+                replaces_original: base.contains_key(&key),
                 in_plugins,
             }
         })
@@ -444,14 +445,8 @@ fn bundles(discovery: &Discovery, observed: &Observed, plan: &Plan) -> Vec<Bundl
 
 /// The original bundles: the backup, or plugins while there is none (the backup will be
 /// their copy).
-fn base_files(observed: &Observed) -> BTreeMap<PathBuf, ()> {
-    observed
-        .backup
-        .as_ref()
-        .unwrap_or(&observed.plugins)
-        .keys()
-        .map(|k| (k.clone(), ()))
-        .collect()
+fn base_files(observed: &Observed) -> &Listing {
+    observed.backup.as_ref().unwrap_or(&observed.plugins)
 }
 
 /// Names whose byte-wise order (the runtime's, and ours) differs from the numeric order an

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Md5Digest;
+use crate::plan::Target;
 
 /// Version of the JSON files carbon-patch keeps in the metadata dir.
 pub const STATE_SCHEMA_VERSION: u32 = 1;
@@ -18,7 +19,7 @@ pub const STATE_SCHEMA_VERSION: u32 = 1;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JarList {
     /// The well-formed lines.
-    pub jars: BTreeMap<PathBuf, Md5Digest>,
+    pub jars: BTreeMap<Target, Md5Digest>,
     /// Lines that could not be read, as they were (lossy), for the report.
     pub damaged: Vec<String>,
 }
@@ -34,7 +35,7 @@ pub fn parse_jar_list(bytes: &[u8]) -> JarList {
         let parsed = line.iter().rposition(|&b| b == b':').and_then(|colon| {
             let md5 = Md5Digest::from_hex(std::str::from_utf8(&line[colon + 1..]).ok()?)?;
             let name = &line[..colon];
-            (!name.is_empty()).then(|| (PathBuf::from(OsStr::from_bytes(name)), md5))
+            (!name.is_empty()).then(|| (Target::from(Path::new(OsStr::from_bytes(name))), md5))
         });
         match parsed {
             Some((name, md5)) => {
@@ -189,7 +190,7 @@ mod tests {
         );
         let parsed = parse_jar_list(text.as_bytes());
         assert_eq!(
-            parsed.jars.keys().collect::<Vec<_>>(),
+            parsed.jars.keys().map(|t| t.as_path()).collect::<Vec<_>>(),
             [Path::new("ok_1.jar")]
         );
         assert_eq!(

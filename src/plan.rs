@@ -14,6 +14,9 @@ use crate::journal::Journal;
 use crate::layout;
 use crate::metadata::{JarList, Placed, State};
 
+mod target;
+pub use target::Target;
+
 /// A file under plugins or the backup, as read. Its digest is only read when a plan needs
 /// it ([`digests_needed`]): a size that differs already says the content differs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -75,7 +78,7 @@ impl Recorded {
 
     /// Every target an earlier apply (ours or the runtime's) placed, with its entry when
     /// known — including what an interrupted apply may have placed before it could record it.
-    pub fn placed(&self) -> BTreeMap<PathBuf, Option<String>> {
+    pub fn placed(&self) -> BTreeMap<Target, Option<String>> {
         // Collected in sorted runs, the last of equal targets winning (state over journal
         // over the jar list): one bulk build instead of a search per insert.
         let jars = self
@@ -88,19 +91,22 @@ impl Recorded {
         jars.chain(
             journal
                 .chain(state)
-                .map(|(target, record)| (target, Some(record.entry.clone()))),
+                .map(|(target, record)| (target.into(), Some(record.entry.clone()))),
         )
         .collect()
     }
 }
 
+/// The files of a tree (plugins or the backup) by path relative to it.
+pub type Listing = BTreeMap<Target, Present>;
+
 /// Everything read from the tree besides discovery.
 #[derive(Debug, Clone, Default)]
 pub struct Observed {
-    /// Every file under plugins, by path relative to it.
-    pub plugins: BTreeMap<PathBuf, Present>,
+    /// Every file under plugins.
+    pub plugins: Listing,
     /// Every file in the backup, or `None` when there is no backup yet.
-    pub backup: Option<BTreeMap<PathBuf, Present>>,
+    pub backup: Option<Listing>,
     /// The metadata.
     pub recorded: Recorded,
 }
@@ -244,15 +250,15 @@ impl Plan {
 
 /// The targets a plan can touch: everything the apply order provides and everything an
 /// earlier apply placed.
-pub fn targets_of_interest(discovery: &Discovery, recorded: &Recorded) -> BTreeSet<PathBuf> {
+pub fn targets_of_interest(discovery: &Discovery, recorded: &Recorded) -> BTreeSet<Target> {
     targets_with(discovery, &recorded.placed())
 }
 
 /// [`targets_of_interest`] with the placed targets already worked out.
 fn targets_with(
     discovery: &Discovery,
-    placed: &BTreeMap<PathBuf, Option<String>>,
-) -> BTreeSet<PathBuf> {
+    placed: &BTreeMap<Target, Option<String>>,
+) -> BTreeSet<Target> {
     discovery
         .order()
         .flat_map(|e| e.files.iter().map(|f| f.target.clone()))
@@ -272,7 +278,7 @@ pub fn digests_needed(
     purpose: Purpose,
     discovery: &Discovery,
     observed: &Observed,
-) -> Vec<(Tree, PathBuf)> {
+) -> Vec<(Tree, Target)> {
     let provided = match purpose {
         Purpose::Apply => provided(discovery),
         Purpose::Rollback => BTreeMap::new(),
@@ -304,7 +310,7 @@ pub fn digests_needed(
 
 /// What the apply order provides: the backup overlaid with each entry in turn, later
 /// entries winning (SPEC §5) — here only the overlay, by target.
-pub fn provided(discovery: &Discovery) -> BTreeMap<PathBuf, Provided> {
+pub fn provided(discovery: &Discovery) -> BTreeMap<Target, Provided> {
     let mut provided = BTreeMap::new();
     for entry in discovery.order() {
         for file in &entry.files {
@@ -346,7 +352,11 @@ pub fn plan_apply(discovery: &Discovery, observed: &Observed) -> Plan {
         };
         reconcile(&mut plan, observed, target, desired);
     }
-    plan.provided = provided;
+    // Already in order: the map's own sort only checks it.
+    plan.provided = provided
+        .into_iter()
+        .map(|(target, p)| (target.into_path_buf(), p))
+        .collect();
     plan
 }
 
@@ -384,7 +394,7 @@ enum Desired<'a> {
 }
 
 /// Compares one target's desired content with what plugins hold and records the action.
-fn reconcile(plan: &mut Plan, observed: &Observed, target: PathBuf, desired: Desired<'_>) {
+fn reconcile(plan: &mut Plan, observed: &Observed, target: Target, desired: Desired<'_>) {
     let old = observed.plugins.get(&target).copied();
     // Old content the backup does not hold exists nowhere else: it is archived. Without a
     // backup yet, plugins as they are will be the backup.
@@ -409,20 +419,20 @@ fn reconcile(plan: &mut Plan, observed: &Observed, target: PathBuf, desired: Des
     };
     match kind {
         Some(kind) => plan.actions.push(Action {
-            target,
+            target: target.into_path_buf(),
             kind,
             old,
             keep_old,
         }),
-        None => plan.unchanged.push(target),
+        None => plan.unchanged.push(target.into_path_buf()),
     }
 }
 
 /// Files in plugins that are not in the backup, not provided and not placed by an earlier apply.
 fn foreign(
     observed: &Observed,
-    provided: &BTreeMap<PathBuf, Provided>,
-    placed: &BTreeMap<PathBuf, Option<String>>,
+    provided: &BTreeMap<Target, Provided>,
+    placed: &BTreeMap<Target, Option<String>>,
 ) -> Vec<PathBuf> {
     let Some(backup) = &observed.backup else {
         return Vec::new();
@@ -433,7 +443,7 @@ fn foreign(
         .filter(|t| {
             !backup.contains_key(*t) && !provided.contains_key(*t) && !placed.contains_key(*t)
         })
-        .cloned()
+        .map(|t| t.as_path().to_path_buf())
         .collect()
 }
 
@@ -442,8 +452,8 @@ fn foreign(
 fn events(
     discovery: &Discovery,
     recorded: &Recorded,
-    provided: &BTreeMap<PathBuf, Provided>,
-    placed: &BTreeMap<PathBuf, Option<String>>,
+    provided: &BTreeMap<Target, Provided>,
+    placed: &BTreeMap<Target, Option<String>>,
 ) -> Vec<Event> {
     let new_event = |name: &str, kind: EntryKind| match kind {
         EntryKind::ServicePack => Event::NewServicePack(name.to_string()),
@@ -480,7 +490,7 @@ fn events(
 
     // A bundle change is news only when neither its new provider is a new entry nor its
     // previous provider a reverted one: those events already explain it.
-    let reverted = |target: &PathBuf, events: &[Event]| {
+    let reverted = |target: &Target, events: &[Event]| {
         placed
             .get(target)
             .cloned()
@@ -494,14 +504,14 @@ fn events(
         {
             match jars.jars.get(target) {
                 Some(md5) if *md5 == p.md5 || reverted(target, &events) => {}
-                Some(_) => events.push(Event::Updated(target.clone())),
-                None => events.push(Event::Added(target.clone())),
+                Some(_) => events.push(Event::Updated(target.as_path().to_path_buf())),
+                None => events.push(Event::Added(target.as_path().to_path_buf())),
             }
         }
     }
     for target in placed.keys() {
         if !provided.contains_key(target) && !reverted(target, &events) {
-            events.push(Event::Removed(target.clone()));
+            events.push(Event::Removed(target.as_path().to_path_buf()));
         }
     }
     events

@@ -1,9 +1,7 @@
 //! The read phase: everything an apply, verify or rollback needs to know about the tree
 //! (discovery, plugins, backup, metadata), read without writing anything.
 
-use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -14,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::journal::Journal;
 use crate::layout::{self, Layout};
 use crate::metadata::{self, BackupManifest, State};
-use crate::plan::{Observed, Present, Purpose, Recorded, Tree, digests_needed};
+use crate::plan::{Listing, Observed, Present, Purpose, Recorded, Target, Tree, digests_needed};
 
 /// What was read from one product home.
 #[derive(Debug)]
@@ -46,16 +44,10 @@ pub fn survey(layout: &Layout, use_cache: bool, purpose: Purpose) -> Result<Surv
     let mut metadata_problems = Vec::new();
     let recorded = read_recorded(layout, &mut metadata_problems)?;
 
-    let (plugins, leftovers) = list_tree(&layout.plugins)?;
-    let backup = if is_dir(&layout.backup)? {
-        Some(list_tree(&layout.backup)?.0)
-    } else {
-        None
-    };
-    let (backup_problems, rebuilt_backup_manifest) = match &backup {
-        Some(files) => check_backup(layout, files)?,
-        None => (Vec::new(), None),
-    };
+    // Plugins and the backup are listed side by side; their errors are told in this order.
+    let (plugins, backup) = rayon::join(|| list_tree(&layout.plugins), || list_backup(layout));
+    let (plugins, leftovers) = plugins?;
+    let (backup, backup_problems, rebuilt_backup_manifest) = backup?;
     let warnings = std::mem::take(&mut discovery.warnings);
     let mut survey = Survey {
         discovery,
@@ -110,6 +102,19 @@ impl Survey {
     }
 }
 
+/// The backup's files (`None`: there is no backup yet), checked against its manifest (see
+/// [`check_backup`]).
+type CheckedBackup = (Option<Listing>, Vec<String>, Option<BackupManifest>);
+
+fn list_backup(layout: &Layout) -> Result<CheckedBackup> {
+    if !is_dir(&layout.backup)? {
+        return Ok((None, Vec::new(), None));
+    }
+    let (files, _) = list_tree(&layout.backup)?;
+    let (problems, rebuilt) = check_backup(layout, &files)?;
+    Ok((Some(files), problems, rebuilt))
+}
+
 fn is_dir(path: &Path) -> Result<bool> {
     match fs::metadata(path) {
         Ok(meta) => Ok(meta.is_dir()),
@@ -118,49 +123,51 @@ fn is_dir(path: &Path) -> Result<bool> {
     }
 }
 
-/// Files of a tree by relative path, with their size.
-type Listing = BTreeMap<PathBuf, Present>;
-
 /// Every file under `root` (relative path → size), and carbon-patch's own temporary files
 /// found there. Directories are walked; symbolic links count as the file they name.
 fn list_tree(root: &Path) -> Result<(Listing, Vec<PathBuf>)> {
-    // Unsorted walk, sorted once by the map: walkdir's per-directory sort re-parses each
-    // path's file name at every comparison, which dominated a no-change run.
     let mut files = Vec::new();
     let mut leftovers = Vec::new();
-    for item in walkdir::WalkDir::new(root).min_depth(1).follow_links(false) {
-        let item = item.map_err(|e| {
-            let path = e.path().unwrap_or(root).to_path_buf();
-            Error::read(
-                "list",
-                path,
-                e.into_io_error()
-                    .unwrap_or_else(|| std::io::Error::other("walk failed")),
-            )
-        })?;
-        if item.file_type().is_dir() {
-            continue;
-        }
-        // Nearly every file sits right under the root: its name is the relative path.
-        let relative = match item.depth() {
-            1 => PathBuf::from(item.file_name()),
-            _ => item
-                .path()
-                .strip_prefix(root)
-                .unwrap_or(item.path())
-                .to_path_buf(),
-        };
-        if layout::is_temp_name(item.file_name()) {
-            leftovers.push(relative);
-            continue;
-        }
-        let size = fs::metadata(item.path()).map(|m| m.len()).unwrap_or(0);
-        files.push((relative, Present { size, md5: None }));
-    }
+    list_dir(root, None, &mut files, &mut leftovers)?;
     leftovers.sort();
-    // Byte order is path order for names without `/`: the map's own sort then only checks.
-    files.sort_unstable_by(|(a, _), (b, _)| a.as_os_str().as_bytes().cmp(b.as_os_str().as_bytes()));
     Ok((files.into_iter().collect(), leftovers))
+}
+
+/// Adds the files under `dir` (at `relative` under the root; `None`: the root itself) to
+/// `files` and `leftovers`. Each file is looked at relative to its open directory (std's
+/// `DirEntry::metadata` is a `statx` on the directory's descriptor), not by its whole path,
+/// which the kernel would walk again from `/`, component by component, for every file.
+fn list_dir(
+    dir: &Path,
+    relative: Option<&Path>,
+    files: &mut Vec<(Target, Present)>,
+    leftovers: &mut Vec<PathBuf>,
+) -> Result<()> {
+    let unreadable = |path: &Path, e| Error::read("list", path, e);
+    for item in fs::read_dir(dir).map_err(|e| unreadable(dir, e))? {
+        let item = item.map_err(|e| unreadable(dir, e))?;
+        let name = item.file_name();
+        let kind = item.file_type().map_err(|e| unreadable(&item.path(), e))?;
+        // Nearly every file sits right under the root: its name is the relative path.
+        let path = match relative {
+            None => PathBuf::from(&name),
+            Some(parent) => parent.join(&name),
+        };
+        if kind.is_dir() {
+            list_dir(&item.path(), Some(&path), files, leftovers)?;
+        } else if layout::is_temp_name(&name) {
+            leftovers.push(path);
+        } else {
+            let meta = if kind.is_symlink() {
+                fs::metadata(item.path())
+            } else {
+                item.metadata()
+            };
+            let size = meta.map(|m| m.len()).unwrap_or(0);
+            files.push((Target::from(path), Present { size, md5: None }));
+        }
+    }
+    Ok(())
 }
 
 /// Compares the backup with the manifest carbon-patch wrote when it made it.
@@ -185,7 +192,7 @@ fn check_backup(layout: &Layout, files: &Listing) -> Result<(Vec<String>, Option
     };
     let mut problems = Vec::new();
     for (encoded, len) in &manifest.files {
-        let Some(path) = metadata::decode_path(encoded) else {
+        let Some(path) = metadata::decode_path(encoded).map(Target::from) else {
             continue;
         };
         match files.get(&path) {

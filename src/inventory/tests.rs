@@ -57,13 +57,13 @@ fn applied(discovery: &Discovery, base: &[(&str, &str)]) -> Observed {
             size: p.size,
             md5: Some(p.md5),
         };
-        plugins.insert(target.clone(), file);
+        plugins.insert(target.clone().into(), file);
     }
     let jars = JarList {
         jars: plan
             .provided
             .iter()
-            .map(|(t, p)| (t.clone(), p.md5))
+            .map(|(t, p)| (t.clone().into(), p.md5))
             .collect(),
         damaged: Vec::new(),
     };

@@ -61,7 +61,7 @@ fn size_of_md5(md5: Md5Digest) -> u64 {
 /// [`digests_needed`] asks for read back.
 fn as_surveyed(full: &Observed, discovery: &Discovery, purpose: Purpose) -> Observed {
     let mut lazy = full.clone();
-    let unread = |tree: &mut BTreeMap<PathBuf, Present>| {
+    let unread = |tree: &mut Listing| {
         tree.values_mut().for_each(|file| file.md5 = None);
     };
     unread(&mut lazy.plugins);
@@ -95,7 +95,7 @@ fn surveyed(
     as_surveyed(&full, discovery, purpose)
 }
 
-fn present(model: &Model) -> BTreeMap<PathBuf, Present> {
+fn present(model: &Model) -> Listing {
     model
         .iter()
         .map(|(t, m)| {
@@ -179,7 +179,7 @@ fn entry(name: &str, kind: EntryKind, files: &Files) -> Entry {
         files: files
             .iter()
             .map(|(&t, &v)| SourceFile {
-                target: PathBuf::from(TARGETS[t]),
+                target: Target::from(TARGETS[t]),
                 source: PathBuf::from(name).join(TARGETS[t]),
                 own_name: PathBuf::from(TARGETS[t]),
                 md5: md5_of(v),
@@ -189,12 +189,12 @@ fn entry(name: &str, kind: EntryKind, files: &Files) -> Entry {
     }
 }
 
-fn tree(files: &Files) -> BTreeMap<PathBuf, Present> {
+fn tree(files: &Files) -> Listing {
     files
         .iter()
         .map(|(&t, &v)| {
             (
-                PathBuf::from(TARGETS[t]),
+                Target::from(TARGETS[t]),
                 Present {
                     size: size_of(v),
                     md5: Some(md5_of(v)),
@@ -205,9 +205,9 @@ fn tree(files: &Files) -> BTreeMap<PathBuf, Present> {
 }
 
 /// A tree as target → digest, the model carried through the plan's actions.
-type Model = BTreeMap<PathBuf, Md5Digest>;
+type Model = BTreeMap<Target, Md5Digest>;
 
-fn model(tree: &BTreeMap<PathBuf, Present>) -> Model {
+fn model(tree: &Listing) -> Model {
     tree.iter()
         .filter_map(|(t, p)| Some((t.clone(), p.md5?)))
         .collect()
@@ -332,7 +332,7 @@ fn carry_out(
                     Some(&(source.as_path(), *md5)),
                     "a write copies a file its entry provides"
                 );
-                after.insert(target.clone(), *md5);
+                after.insert(target.clone().into(), *md5);
             }
             ActionKind::Restore { md5 } => {
                 let copy = backup.get(target).copied();
@@ -343,7 +343,7 @@ fn carry_out(
                 if let Some(read) = md5 {
                     prop_assert_eq!(copy, Some(*read), "restore from the backup");
                 }
-                after.extend(copy.map(|c| (target.clone(), c)));
+                after.extend(copy.map(|c| (target.clone().into(), c)));
             }
             ActionKind::Archive => {
                 prop_assert!(
@@ -369,7 +369,7 @@ fn recorded_after(plan: &Plan, applied: Vec<String>) -> Recorded {
             jars: plan
                 .provided
                 .iter()
-                .map(|(t, p)| (t.clone(), p.md5))
+                .map(|(t, p)| (t.clone().into(), p.md5))
                 .collect(),
             damaged: Vec::new(),
         }),
@@ -419,7 +419,7 @@ proptest! {
         let desired = overlay(&backup, &discovery);
         let placed = observed.recorded.placed();
         for target in after.keys().chain(plugins.keys()).chain(desired.keys()) {
-            let provided = plan.provided.contains_key(target);
+            let provided = plan.provided.contains_key(target.as_path());
             if provided || placed.contains_key(target) {
                 // What the apply order provides, or (placed before, provided no more) the
                 // backup's version or nothing.
@@ -430,7 +430,7 @@ proptest! {
             }
         }
         // prePatchedJARs.txt is exactly what the apply order provides.
-        let provided: Model = plan.provided.iter().map(|(t, p)| (t.clone(), p.md5)).collect();
+        let provided: Model = plan.provided.iter().map(|(t, p)| (t.clone().into(), p.md5)).collect();
         prop_assert_eq!(&provided, &overlay(&Model::new(), &discovery));
         // The applied list: the service pack, then patch0000 and the patches, byte-wise.
         let mut patches: Vec<String> = discovery.patches.iter().map(|e| e.name.clone()).collect();

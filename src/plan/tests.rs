@@ -23,7 +23,7 @@ pub(crate) fn entry_in(parent: &str, name: &str, kind: EntryKind, files: &[(&str
         files: files
             .iter()
             .map(|(target, content)| SourceFile {
-                target: PathBuf::from(target),
+                target: Target::from(*target),
                 source: PathBuf::from(name).join(target),
                 own_name: PathBuf::from(target),
                 md5: md5(content),
@@ -34,10 +34,10 @@ pub(crate) fn entry_in(parent: &str, name: &str, kind: EntryKind, files: &[(&str
 }
 
 /// A plugins or backup tree of `(target, content)` files, every digest read.
-pub(crate) fn tree(files: &[(&str, &str)]) -> BTreeMap<PathBuf, Present> {
+pub(crate) fn tree(files: &[(&str, &str)]) -> Listing {
     files
         .iter()
-        .map(|(t, c)| (PathBuf::from(t), present(c)))
+        .map(|(t, c)| (Target::from(*t), present(c)))
         .collect()
 }
 
@@ -251,7 +251,7 @@ fn applied_state(entries: &[(&str, &str, &str)]) -> Recorded {
                 entry: entry.to_string(),
             },
         );
-        jars.jars.insert(PathBuf::from(target), md5(content));
+        jars.jars.insert(Target::from(*target), md5(content));
         if !applied.contains(&entry.to_string()) {
             applied.push(entry.to_string());
         }
