@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::exit_codes;
 use crate::guard;
 use crate::layout::Layout;
-use crate::plan::{ActionKind, Event, Plan, plan_apply};
+use crate::plan::{ActionKind, Event, Plan, Target, plan_apply};
 use crate::report::{self, Problem};
 use crate::survey::Survey;
 
@@ -137,7 +137,7 @@ fn metadata_problems(layout: &Layout, survey: &Survey, plan: &Plan) -> Vec<Strin
         list.jars.len() == expected.len()
             && expected
                 .iter()
-                .all(|(t, md5)| list.jars.get(*t) == Some(md5))
+                .all(|(t, md5)| list.jars.get(&Target::from(*t)) == Some(md5))
     });
     if !matches && (recorded.jars.is_some() || !expected.is_empty()) {
         problems.push(format!(

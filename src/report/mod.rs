@@ -17,7 +17,7 @@ use crate::cli::{Config, Format, HomeSource};
 use crate::digest::Md5Digest;
 use crate::discover::{Discovery, EntryKind};
 use crate::inventory::Inventory;
-use crate::plan::{ActionKind, Event, Observed, Plan};
+use crate::plan::{ActionKind, Event, Observed, Plan, Target};
 
 pub use json::error_document;
 pub use junit::error_document as junit_error_document;
@@ -424,7 +424,12 @@ pub fn verify(
             target: lossy(target),
             entry: p.entry.clone(),
             md5: p.md5,
-            ok: observed.plugins.get(target).and_then(|f| f.md5) == Some(p.md5),
+            // Looked up by `Target`, which compares cheaply (a `&Path` key compares as `Path`).
+            ok: observed
+                .plugins
+                .get(&Target::from(target.as_path()))
+                .and_then(|f| f.md5)
+                == Some(p.md5),
         })
         .collect();
     Report {
