@@ -180,6 +180,10 @@ impl Batch {
     /// each file and directory on that filesystem confirms it, since only `fsync` reports a
     /// failed write there. Callers rename or record only after this returns.
     pub fn flush(mut self, files: &[PathBuf], dirs: &[PathBuf]) -> Result<()> {
+        // Nothing written: no `syncfs`, which would flush every other program's writes too.
+        if files.is_empty() && dirs.is_empty() {
+            return Ok(());
+        }
         let mut devices = BTreeMap::new();
         for dir in files
             .iter()

@@ -406,3 +406,30 @@ fn a_server_start_after_revert_and_after_rollback_finds_nothing_to_do() {
         "patch0000\n"
     );
 }
+
+/// A run that changes nothing takes one filesystem step: appending to `patches.log`. In
+/// particular it does not flush the filesystem (`syncfs` would write back every other
+/// program's data too). The debug build's fault switch counts the steps.
+#[test]
+fn no_change_run_takes_no_step_but_the_log() {
+    let env = Env::sample();
+    env.apply().code(0);
+    let home = env.home_str();
+    let fail_at = |step: &str| {
+        let fault = format!("eio@{step}");
+        env.run_with(
+            &["apply", &home],
+            None,
+            &[("CARBON_PATCH_FAULT", &fault)],
+            &[],
+        )
+    };
+    let first = fail_at("1");
+    first.code(3);
+    assert!(
+        first.stderr.contains("failed to append to") && first.stderr.contains("patches.log"),
+        "the first step is the log's:\n{}",
+        first.stderr
+    );
+    fail_at("2").code(0);
+}
