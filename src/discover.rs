@@ -99,6 +99,7 @@ impl Discovery {
 
 /// Discovers entries under the layout's patches and servicepacks, reads every manifest
 /// and hashes every file (in parallel). Bad input is an error naming its path.
+#[tracing::instrument(level = "debug", skip_all)]
 pub fn discover(layout: &Layout, cache: &DigestCache) -> Result<Discovery> {
     discover_readable(layout, cache).map_err(unreadable_is_bad_input)
 }

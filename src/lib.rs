@@ -127,9 +127,17 @@ pub fn init_diagnostics(verbosity: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .without_time()
-        .try_init();
+        .with_writer(std::io::stderr);
+    // With `-vv` lines carry the time since start, and each phase's span says how long it
+    // took when it closes; otherwise no times.
+    let _ = if verbosity >= 2 {
+        builder
+            .with_timer(tracing_subscriber::fmt::time::uptime())
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+            .try_init()
+    } else {
+        builder.without_time().try_init()
+    };
 }

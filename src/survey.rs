@@ -38,6 +38,7 @@ pub struct Survey {
 
 /// Reads the product home: discovery, every file name and size in plugins and the backup,
 /// the digests the plans for `purpose` need (in parallel), and the metadata.
+#[tracing::instrument(level = "debug", skip_all)]
 pub fn survey(layout: &Layout, use_cache: bool, purpose: Purpose) -> Result<Survey> {
     let cache = DigestCache::load(&layout.digests, use_cache);
     let mut discovery = discover(layout, &cache)?;
@@ -70,6 +71,7 @@ pub fn survey(layout: &Layout, use_cache: bool, purpose: Purpose) -> Result<Surv
 impl Survey {
     /// Reads (or takes from the cache) the digests the plans for `purpose` need and this
     /// survey lacks, several files at once.
+    #[tracing::instrument(level = "debug", skip_all)]
     fn read_digests(&mut self, layout: &Layout, purpose: Purpose) -> Result<()> {
         let needed = digests_needed(purpose, &self.discovery, &self.observed);
         let bar = crate::progress::bar("hashing", needed.len());

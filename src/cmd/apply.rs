@@ -267,6 +267,7 @@ fn log_patch_level(discovery: &Discovery, log: &mut PatchLog) {
 /// hashed, still unchanged, holds that source's digest: the cache vouches for it and the
 /// copy is not read again (as for any unchanged file). Anything else is read. Targets not
 /// written were compared during the survey.
+#[tracing::instrument(level = "debug", skip_all)]
 fn check_written(
     layout: &Layout,
     plan: &Plan,

@@ -134,6 +134,7 @@ pub fn cache_scope(layout: &Layout, discovery: &Discovery, plan: &Plan) -> HashS
 /// Writes the metadata that records `plan` as done (SPEC §9): the runtime's jar list and
 /// both applied lists, carbon-patch's state and, when one was made, the backup manifest.
 /// Files already holding the right bytes are not rewritten. Returns whether any was.
+#[tracing::instrument(level = "debug", skip_all)]
 pub fn record(
     layout: &Layout,
     plan: &Plan,
