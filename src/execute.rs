@@ -6,6 +6,7 @@
 //! files, a few, one by one.
 
 mod backup;
+mod direct;
 mod executor;
 mod steps;
 

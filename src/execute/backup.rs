@@ -17,6 +17,7 @@ use super::steps::{self, sync_dir};
 /// Copies plugins into a directory beside the backup, makes it durable, and renames it to
 /// `patch0000` only when whole (SPEC §6.3). A leftover partial copy is discarded first, and
 /// so is this one when the copy fails (a full disk gets its space back).
+#[tracing::instrument(level = "debug", skip_all)]
 pub fn create_backup(layout: &Layout) -> Result<BackupManifest> {
     discard_partial_backup(layout)?;
     let result = copy_plugins(layout);

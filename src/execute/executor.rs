@@ -78,6 +78,7 @@ impl<'a> Executor<'a> {
         result
     }
 
+    #[tracing::instrument(level = "debug", skip_all)]
     fn phases(&self, actions: &[Action]) -> Result<Vec<Done>> {
         let batch = steps::Batch::begin(&self.layout.plugins)?;
         let bar = crate::progress::bar("copying", actions.len());
@@ -114,7 +115,7 @@ impl<'a> Executor<'a> {
         dirs.iter().try_for_each(|dir| sync_dir(dir))
     }
 
-    /// Phase 1: copies the action's new content (copied in the kernel, `copy_file_range`)
+    /// Phase 1: copies the action's new content (past the page cache, `steps::copy_stamped`)
     /// beside its target, with the target's current mode (or the source's for a new file)
     /// and the source's modification time. Nothing for an archive.
     fn stage(&self, action: &Action) -> Result<Option<Staged>> {

@@ -51,11 +51,12 @@ pub fn symlink(link: &Path, at: &Path) -> Result<()> {
     step("create link", at, || std::os::unix::fs::symlink(link, at))
 }
 
-/// Copies `from` into the new file `to` through one pair of handles (the kernel copies,
-/// `copy_file_range`), gives it `mode` (the source's when `None`) and the source's
-/// modification time, and starts writing it back without waiting for it: [`Batch::flush`]
-/// makes a whole batch durable at once, and finds little left to write. The copy is created writable,
-/// and only then given its mode, so a read-only source copies for any user.
+/// Copies `from` into the new file `to` through one pair of handles, past the page cache
+/// where the filesystem allows ([`super::direct`]), gives it `mode` (the source's when
+/// `None`) and the source's modification time, and starts writing back whatever went
+/// through the cache without waiting for it: [`Batch::flush`] makes a whole batch durable
+/// at once, and finds little left to write. The copy is created writable, and only then
+/// given its mode, so a read-only source copies for any user.
 pub fn copy_stamped(from: &Path, to: &Path, mode: Option<fs::Permissions>) -> Result<u64> {
     let mut source = File::open(from).map_err(|e| Error::read("open", from, e))?;
     let meta = source
@@ -65,7 +66,7 @@ pub fn copy_stamped(from: &Path, to: &Path, mode: Option<fs::Permissions>) -> Re
     let modified = meta.modified().ok();
     let (copy, len) = step("copy into", to, || {
         let mut copy = File::options().write(true).create_new(true).open(to)?;
-        let len = io::copy(&mut source, &mut copy)?;
+        let len = super::direct::copy(&mut source, &mut copy)?;
         Ok((copy, len))
     })?;
     step("set the mode of", to, || copy.set_permissions(mode))?;
