@@ -180,6 +180,7 @@ impl Batch {
     /// device's cache. Where that `syncfs` does not report writeback errors, an `fsync` of
     /// each file and directory on that filesystem confirms it, since only `fsync` reports a
     /// failed write there. Callers rename or record only after this returns.
+    #[tracing::instrument(level = "debug", skip_all, fields(files = files.len()))]
     pub fn flush(mut self, files: &[PathBuf], dirs: &[PathBuf]) -> Result<()> {
         // Nothing written: no `syncfs`, which would flush every other program's writes too.
         if files.is_empty() && dirs.is_empty() {
