@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::layout::{self, Layout};
 use crate::metadata::{self, BackupManifest, STATE_SCHEMA_VERSION};
 
+use super::direct;
 use super::steps::{self, sync_dir};
 
 /// Copies plugins into a directory beside the backup, makes it durable, and renames it to
@@ -75,14 +76,16 @@ fn copy_plugins(layout: &Layout) -> Result<BackupManifest> {
         }
     }
     let bar = crate::progress::bar("backup", files.len());
-    let sizes: Vec<(String, u64)> = files
-        .par_iter()
-        .inspect(|_| bar.inc())
-        .map(|(from, to, relative)| {
-            let len = steps::copy_stamped(from, to, None)?;
-            Ok((metadata::encode_path(relative), len))
-        })
-        .collect::<Result<_>>()?;
+    let sizes: Vec<(String, u64)> = direct::on_copy_threads(|| {
+        files
+            .par_iter()
+            .inspect(|_| bar.inc())
+            .map(|(from, to, relative)| {
+                let len = steps::copy_stamped(from, to, None)?;
+                Ok((metadata::encode_path(relative), len))
+            })
+            .collect::<Result<_>>()
+    })?;
     let copies: Vec<PathBuf> = files.into_iter().map(|(_, to, _)| to).collect();
     batch.flush(&copies, &dirs)?;
     Ok(BackupManifest {

@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::plan::{Action, ActionKind};
 
+use super::direct;
 use super::steps::{self, sync_dir, sync_file, sync_parent};
 use super::{lock, temp_beside};
 
@@ -82,10 +83,12 @@ impl<'a> Executor<'a> {
     fn phases(&self, actions: &[Action]) -> Result<Vec<Done>> {
         let batch = steps::Batch::begin(&self.layout.plugins)?;
         let bar = crate::progress::bar("copying", actions.len());
-        let staged: Vec<Option<Staged>> = actions
-            .par_iter()
-            .map(|action| self.stage(action).inspect(|_| bar.inc()))
-            .collect::<Result<_>>()?;
+        let staged: Vec<Option<Staged>> = direct::on_copy_threads(|| {
+            actions
+                .par_iter()
+                .map(|action| self.stage(action).inspect(|_| bar.inc()))
+                .collect::<Result<_>>()
+        })?;
         let temps: Vec<PathBuf> = staged.iter().flatten().map(|s| s.temp.clone()).collect();
         batch.flush(&temps, &[])?;
 
