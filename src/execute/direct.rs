@@ -149,7 +149,9 @@ mod tests {
 
     /// Content whose every 4 KiB block differs, so a block written twice or skipped shows.
     fn content(len: usize) -> Vec<u8> {
-        (0..len).map(|i| (i / 7 ^ i / ALIGN * 31) as u8).collect()
+        (0..len)
+            .map(|i| ((i / 7) ^ (i / ALIGN * 31)) as u8)
+            .collect()
     }
 
     fn copy_of(len: usize, through: impl FnOnce(&mut File, &mut File) -> io::Result<u64>) {
