@@ -151,18 +151,8 @@ impl DigestCache {
         let meta = fs::metadata(path).map_err(|e| Error::read("inspect", path, e))?;
         let key = Key::of(&meta);
         let id = encode_path(path);
-        let wants_name =
-            |e: &Entry| name_of.is_none() || e.name.as_deref().is_some_and(is_sound_name);
-        // What this run itself read or vouched for, unchanged since, needs no racy margin.
-        let learnt = self.learnt(&id, key).filter(|e| wants_name(e));
-        let hit = learnt.as_ref().or_else(|| {
-            self.loaded
-                .get(&id)
-                .filter(|e| e.key == key && key.ctime_ns < self.trusted_before_ns)
-                .filter(|e| wants_name(e))
-        });
-        let entry = match hit {
-            Some(entry) => entry.clone(),
+        let entry = match self.trusted(&id, key, name_of.is_some()) {
+            Some(entry) => entry,
             None => {
                 let name = match name_of {
                     Some(name_of) => Some(encode_path(Path::new(&name_of()?))),
@@ -189,6 +179,27 @@ impl DigestCache {
         Ok((md5, size, name))
     }
 
+    /// The entry to trust for `id`, whose file now has `key` (one with a sound bundle name
+    /// when `wants_name`): what this run itself read or vouched for, unchanged since, needs
+    /// no racy margin; a loaded one must be older than the cache file by that margin.
+    fn trusted(&self, id: &str, key: Key, wants_name: bool) -> Option<Entry> {
+        let named = |e: &Entry| !wants_name || e.name.as_deref().is_some_and(is_sound_name);
+        self.learnt(id, key).filter(named).or_else(|| {
+            self.loaded
+                .get(id)
+                .filter(|e| e.key == key && key.ctime_ns < self.trusted_before_ns)
+                .filter(|e| named(e))
+                .cloned()
+        })
+    }
+
+    /// The bundle name recorded for the file at `path`, whose metadata is `meta`, when the
+    /// cache may be trusted for it: its manifest need not be read again.
+    pub fn known_name(&self, path: &Path, meta: &fs::Metadata) -> Option<OsString> {
+        let entry = self.trusted(&encode_path(path), Key::of(meta), true)?;
+        decode_path(entry.name.as_deref()?).map(PathBuf::into_os_string)
+    }
+
     /// The entry this run learnt for `id`, if the file still has `key`.
     fn learnt(&self, id: &str, key: Key) -> Option<Entry> {
         let used = self.used.lock().unwrap_or_else(|e| e.into_inner());
@@ -196,13 +207,15 @@ impl DigestCache {
     }
 
     /// Records that `copy` holds the content `original` had when this run read it — true
-    /// when `original` is unchanged since (same key) — so the copy is never read either.
-    pub fn vouch(&self, copy: &Path, original: &Path) {
+    /// when `original` had that same key when the copy began (`at_copy`) and still has it
+    /// — so the copy is never read either. Hashing and copying may happen in either order.
+    pub fn vouch(&self, copy: &Path, original: &Path, at_copy: &fs::Metadata) {
         let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
         let Some(known) = used.get(&encode_path(original)) else {
             return;
         };
-        let unchanged = fs::metadata(original).is_ok_and(|m| Key::of(&m) == known.key);
+        let unchanged = Key::of(at_copy) == known.key
+            && fs::metadata(original).is_ok_and(|m| Key::of(&m) == known.key);
         if let (true, Ok(meta)) = (unchanged, fs::metadata(copy)) {
             // A bundle name is asked only of service pack and patch files, never of copies.
             let entry = Entry {
@@ -338,8 +351,9 @@ mod tests {
         fs::write(&source, b"one").unwrap();
         let cache = forged_run(&source, b"forged");
         assert_eq!(cache.md5(&source).unwrap(), Md5Digest::of_bytes(b"forged"));
+        let at_copy = fs::metadata(&source).unwrap();
         fs::copy(&source, &copy).unwrap();
-        cache.vouch(&copy, &source);
+        cache.vouch(&copy, &source, &at_copy);
         assert_eq!(cache.md5(&copy).unwrap(), Md5Digest::of_bytes(b"forged"));
         // Changed since (a new size: within one tick of the clock a same-size change could
         // keep the key, the limit every such cache has): read again, copy and source alike.
@@ -356,9 +370,24 @@ mod tests {
         fs::write(&source, b"one").unwrap();
         let cache = forged_run(&source, b"forged");
         fs::write(&source, b"two!").unwrap();
+        let at_copy = fs::metadata(&source).unwrap();
         fs::copy(&source, &copy).unwrap();
-        cache.vouch(&copy, &source);
+        cache.vouch(&copy, &source, &at_copy);
         assert_eq!(cache.md5(&copy).unwrap(), Md5Digest::of_bytes(b"two!"));
+    }
+
+    #[test]
+    fn a_source_hashed_after_it_changed_under_its_copy_vouches_for_nothing() {
+        // A first apply copies the backup while it hashes: the copy may come first.
+        let dir = tempfile::tempdir().unwrap();
+        let (source, copy) = (dir.path().join("a.jar"), dir.path().join("b.jar"));
+        fs::write(&source, b"one").unwrap();
+        let at_copy = fs::metadata(&source).unwrap();
+        fs::copy(&source, &copy).unwrap();
+        fs::write(&source, b"two!").unwrap();
+        let cache = forged_run(&source, b"forged");
+        cache.vouch(&copy, &source, &at_copy);
+        assert_eq!(cache.md5(&copy).unwrap(), Md5Digest::of_bytes(b"one"));
     }
 
     fn key(size: u64, ctime_ns: i64) -> Key {

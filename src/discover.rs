@@ -1,5 +1,9 @@
 //! Discovery (SPEC §3): which service pack and patches exist, which apply and in what
 //! order, and every file each one provides with its bundle name and MD5. Read-only.
+//!
+//! In two steps: [`list`] finds every file and its bundle name (reading the manifests:
+//! all bad input is found here), then [`Discovery::hash`] reads every file's MD5, the
+//! long part. A first apply copies the backup while the second runs.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -26,9 +30,10 @@ pub enum EntryKind {
     Patch,
 }
 
-/// One service pack or patch in the apply order.
+/// One service pack or patch in the apply order; its files are [`SourceFile`]s once hashed,
+/// [`Listed`] before.
 #[derive(Debug, Clone)]
-pub struct Entry {
+pub struct Entry<F = SourceFile> {
     /// Directory name, e.g. `patch0003`.
     pub name: String,
     /// Service pack or patch.
@@ -36,7 +41,7 @@ pub struct Entry {
     /// The entry's directory.
     pub dir: PathBuf,
     /// Every file it provides, in name order.
-    pub files: Vec<SourceFile>,
+    pub files: Vec<F>,
 }
 
 /// A file an entry provides.
@@ -55,15 +60,28 @@ pub struct SourceFile {
     pub size: u64,
 }
 
+/// A file an entry provides, named but not yet hashed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// Where it lands (see [`SourceFile::target`]).
+    pub target: Target,
+    /// The file itself.
+    pub source: PathBuf,
+    /// Its own path relative to the entry's bundle directory.
+    pub own_name: PathBuf,
+    /// Whether it is a top-level jar, whose bundle name the digest cache keeps too.
+    jar: bool,
+}
+
 /// Everything found under patches and servicepacks.
-#[derive(Debug, Clone, Default)]
-pub struct Discovery {
+#[derive(Debug, Clone)]
+pub struct Discovery<F = SourceFile> {
     /// The latest service pack, if any.
-    pub service_pack: Option<Entry>,
+    pub service_pack: Option<Entry<F>>,
     /// Service packs older than the latest: present but never applied.
     pub older_service_packs: Vec<String>,
     /// Patches that apply, in apply order (covered ones left out).
-    pub patches: Vec<Entry>,
+    pub patches: Vec<Entry<F>>,
     /// Patch directories skipped because the latest service pack already contains them.
     pub covered: Vec<String>,
     /// Whether `patch0000` exists.
@@ -74,12 +92,82 @@ pub struct Discovery {
     pub warnings: Vec<String>,
 }
 
-impl Discovery {
+impl<F> Default for Discovery<F> {
+    fn default() -> Self {
+        Discovery {
+            service_pack: None,
+            older_service_packs: Vec::new(),
+            patches: Vec::new(),
+            covered: Vec::new(),
+            backup_present: false,
+            ignored: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+}
+
+impl<F> Discovery<F> {
     /// The apply order: the latest service pack, then the patches (SPEC §3).
-    pub fn order(&self) -> impl Iterator<Item = &Entry> {
+    pub fn order(&self) -> impl Iterator<Item = &Entry<F>> {
         self.service_pack.iter().chain(&self.patches)
     }
+}
 
+impl Discovery<Listed> {
+    /// Reads every listed file's MD5 (or takes it from the cache), several files at once.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn hash(self, cache: &DigestCache) -> Result<Discovery> {
+        let count = self.order().map(|e| e.files.len()).sum();
+        let bar = crate::progress::bar("hashing", count);
+        let hash_entry = |entry: Entry<Listed>| -> Result<Entry> {
+            let files = entry
+                .files
+                .into_par_iter()
+                .inspect(|_| bar.inc())
+                .map(|file| {
+                    let (md5, size) = if file.jar {
+                        let name = file.target.as_os_str().to_owned();
+                        let (md5, size, _) = cache.md5_size_and_name(&file.source, || Ok(name))?;
+                        (md5, size)
+                    } else {
+                        cache.md5_and_size(&file.source)?
+                    };
+                    Ok(SourceFile {
+                        target: file.target,
+                        source: file.source,
+                        own_name: file.own_name,
+                        md5,
+                        size,
+                    })
+                })
+                .collect::<Result<_>>()?;
+            Ok(Entry {
+                name: entry.name,
+                kind: entry.kind,
+                dir: entry.dir,
+                files,
+            })
+        };
+        let hashed = || -> Result<Discovery> {
+            Ok(Discovery {
+                service_pack: self.service_pack.map(hash_entry).transpose()?,
+                patches: self
+                    .patches
+                    .into_iter()
+                    .map(hash_entry)
+                    .collect::<Result<_>>()?,
+                older_service_packs: self.older_service_packs,
+                covered: self.covered,
+                backup_present: self.backup_present,
+                ignored: self.ignored,
+                warnings: self.warnings,
+            })
+        };
+        hashed().map_err(unreadable_is_bad_input)
+    }
+}
+
+impl Discovery {
     /// The names the runtime records as applied (SPEC §9): the service pack, then every
     /// `patch*` directory not covered — `patch0000` included when there is (or will be) a
     /// backup — in name order.
@@ -99,8 +187,16 @@ impl Discovery {
 
 /// Discovers entries under the layout's patches and servicepacks, reads every manifest
 /// and hashes every file (in parallel). Bad input is an error naming its path.
-#[tracing::instrument(level = "debug", skip_all)]
 pub fn discover(layout: &Layout, cache: &DigestCache) -> Result<Discovery> {
+    list(layout, cache)?.hash(cache)
+}
+
+/// Discovers entries under the layout's patches and servicepacks and names every file they
+/// provide, reading the manifests (bundle names the cache knows are not read again), in
+/// parallel. Every file is opened, so an unreadable one is found here. Bad input is an
+/// error naming its path.
+#[tracing::instrument(level = "debug", skip_all)]
+pub fn list(layout: &Layout, cache: &DigestCache) -> Result<Discovery<Listed>> {
     discover_readable(layout, cache).map_err(unreadable_is_bad_input)
 }
 
@@ -123,7 +219,7 @@ fn unreadable_is_bad_input(error: Error) -> Error {
     }
 }
 
-fn discover_readable(layout: &Layout, cache: &DigestCache) -> Result<Discovery> {
+fn discover_readable(layout: &Layout, cache: &DigestCache) -> Result<Discovery<Listed>> {
     let roots = allowed_roots(layout)?;
     let mut found = Discovery::default();
 
@@ -178,44 +274,44 @@ fn discover_readable(layout: &Layout, cache: &DigestCache) -> Result<Discovery> 
         }
     }
     let bar = crate::progress::bar("reading", listed.len());
-    let read: Vec<(usize, SourceFile)> = listed
+    let read: Vec<(usize, Listed)> = listed
         .into_par_iter()
         .inspect(|_| bar.inc())
         .map(|(index, own_name, source, top_level)| {
-            let (target, (md5, size)) = if top_level && manifest::is_jar(own_name.as_os_str()) {
-                let (md5, size, name) = cache.md5_size_and_name(&source, || {
-                    manifest::target_name(&source, own_name.as_os_str())
-                })?;
-                (Target::from(PathBuf::from(name)), (md5, size))
+            let jar = top_level && manifest::is_jar(own_name.as_os_str());
+            let target = if jar {
+                let meta = fs::metadata(&source).map_err(|e| Error::read("inspect", &source, e))?;
+                let name = match cache.known_name(&source, &meta) {
+                    Some(name) => name,
+                    None => manifest::target_name(&source, own_name.as_os_str())?,
+                };
+                Target::from(PathBuf::from(name))
             } else if top_level {
-                (
-                    Target::from(PathBuf::from(manifest::target_name(
-                        &source,
-                        own_name.as_os_str(),
-                    )?)),
-                    cache.md5_and_size(&source)?,
-                )
+                Target::from(PathBuf::from(manifest::target_name(
+                    &source,
+                    own_name.as_os_str(),
+                )?))
             } else {
                 manifest::check_nested_path(&source, &own_name)?;
-                (
-                    Target::from(own_name.as_path()),
-                    cache.md5_and_size(&source)?,
-                )
+                Target::from(own_name.as_path())
             };
+            if !jar {
+                // Only jars are opened for their manifest; the others are checked here.
+                fs::File::open(&source).map_err(|e| Error::read("open", &source, e))?;
+            }
             Ok((
                 index,
-                SourceFile {
+                Listed {
                     target,
                     source,
                     own_name,
-                    md5,
-                    size,
+                    jar,
                 },
             ))
         })
         .collect::<Result<_>>()?;
 
-    let mut built: Vec<Entry> = entries
+    let mut built: Vec<Entry<Listed>> = entries
         .into_iter()
         .map(|(name, kind, dir, _)| Entry {
             name,
@@ -415,7 +511,7 @@ fn list_files(
 }
 
 /// Two files of one entry landing on one name would make the result depend on copy order.
-fn refuse_duplicate_targets(entry: &Entry) -> Result<()> {
+fn refuse_duplicate_targets(entry: &Entry<Listed>) -> Result<()> {
     let mut seen: BTreeMap<&Target, &Path> = BTreeMap::new();
     for file in &entry.files {
         if let Some(first) = seen.insert(&file.target, &file.source) {

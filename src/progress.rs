@@ -2,9 +2,10 @@
 //! turns it on only when stderr is a terminal, without `--quiet` and for the text format.
 //! Everywhere else a bar is a no-op, so the hooks in the work code cost one line each.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
 
@@ -28,7 +29,11 @@ pub fn bar(label: &'static str, total: usize) -> Bar {
     if !enabled() || total == 0 {
         return Bar(None);
     }
-    let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+    // One set of lines for all bars: a first apply's backup and hashing run side by side.
+    static BARS: OnceLock<MultiProgress> = OnceLock::new();
+    let bar = BARS
+        .get_or_init(MultiProgress::new)
+        .add(ProgressBar::new(total as u64));
     // The template is a constant that parses; fall back to the default style if not.
     if let Ok(style) =
         ProgressStyle::with_template("{prefix:>8} [{bar:32}] {pos}/{len} files ({elapsed})")

@@ -1,5 +1,7 @@
 //! The read phase: everything an apply, verify or rollback needs to know about the tree
-//! (discovery, plugins, backup, metadata), read without writing anything.
+//! (discovery, plugins, backup, metadata), read without writing anything. In two steps,
+//! like discovery: [`examine`] finds everything but the digests (and all bad input),
+//! [`Survey::finish`] reads the digests.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -7,18 +9,19 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use crate::cache::DigestCache;
-use crate::discover::{Discovery, discover};
+use crate::discover::{self, Discovery, Listed, SourceFile};
 use crate::error::{Error, Result};
 use crate::journal::Journal;
 use crate::layout::{self, Layout};
 use crate::metadata::{self, BackupManifest, State};
 use crate::plan::{Listing, Observed, Present, Purpose, Recorded, Target, Tree, digests_needed};
 
-/// What was read from one product home.
+/// What was read from one product home; its entries' files are [`Listed`] until
+/// [`Survey::finish`] hashes them.
 #[derive(Debug)]
-pub struct Survey {
+pub struct Survey<F = SourceFile> {
     /// Entries and their files.
-    pub discovery: Discovery,
+    pub discovery: Discovery<F>,
     /// Plugins, backup and metadata.
     pub observed: Observed,
     /// Problems with the backup (missing files, changed sizes) against its manifest.
@@ -38,10 +41,16 @@ pub struct Survey {
 
 /// Reads the product home: discovery, every file name and size in plugins and the backup,
 /// the digests the plans for `purpose` need (in parallel), and the metadata.
-#[tracing::instrument(level = "debug", skip_all)]
 pub fn survey(layout: &Layout, use_cache: bool, purpose: Purpose) -> Result<Survey> {
+    examine(layout, use_cache)?.finish(layout, purpose)
+}
+
+/// Reads the product home but no digest: discovery up to the bundle names, every file
+/// name and size in plugins and the backup, and the metadata. Finds all bad input.
+#[tracing::instrument(level = "debug", skip_all)]
+pub fn examine(layout: &Layout, use_cache: bool) -> Result<Survey<Listed>> {
     let cache = DigestCache::load(&layout.digests, use_cache);
-    let mut discovery = discover(layout, &cache)?;
+    let mut discovery = discover::list(layout, &cache)?;
     let mut metadata_problems = Vec::new();
     let recorded = read_recorded(layout, &mut metadata_problems)?;
 
@@ -50,7 +59,7 @@ pub fn survey(layout: &Layout, use_cache: bool, purpose: Purpose) -> Result<Surv
     let (plugins, leftovers) = plugins?;
     let (backup, backup_problems, rebuilt_backup_manifest) = backup?;
     let warnings = std::mem::take(&mut discovery.warnings);
-    let mut survey = Survey {
+    Ok(Survey {
         discovery,
         observed: Observed {
             plugins,
@@ -63,9 +72,27 @@ pub fn survey(layout: &Layout, use_cache: bool, purpose: Purpose) -> Result<Surv
         leftovers,
         warnings,
         cache,
-    };
-    survey.read_digests(layout, purpose)?;
-    Ok(survey)
+    })
+}
+
+impl Survey<Listed> {
+    /// Hashes every file of the entries, then reads (or takes from the cache) the digests
+    /// of plugins and backup files the plans for `purpose` need.
+    #[tracing::instrument(level = "debug", skip_all)]
+    pub fn finish(self, layout: &Layout, purpose: Purpose) -> Result<Survey> {
+        let mut survey = Survey {
+            discovery: self.discovery.hash(&self.cache)?,
+            observed: self.observed,
+            backup_problems: self.backup_problems,
+            rebuilt_backup_manifest: self.rebuilt_backup_manifest,
+            metadata_problems: self.metadata_problems,
+            leftovers: self.leftovers,
+            warnings: self.warnings,
+            cache: self.cache,
+        };
+        survey.read_digests(layout, purpose)?;
+        Ok(survey)
+    }
 }
 
 impl Survey {

@@ -10,13 +10,13 @@ use crate::cache::DigestCache;
 use crate::digest::Md5Digest;
 use crate::discover::{Discovery, EntryKind};
 use crate::error::{Error, Result};
-use crate::execute::{self, Done, Executor};
+use crate::execute::{self, Done, Executor, PartialBackup};
 use crate::exit_codes;
 use crate::guard;
 use crate::journal::{Journal, Operation};
 use crate::layout::{self, Layout};
 use crate::log::{Level, PatchLog};
-use crate::plan::{Action, ActionKind, Plan, plan_apply};
+use crate::plan::{Action, ActionKind, Plan, Purpose, plan_apply};
 use crate::report::{self, Applied};
 use crate::survey::Survey;
 use rayon::prelude::*;
@@ -25,9 +25,32 @@ use super::verify::not_applied;
 
 /// Runs `apply` (or, with `--dry-run`, prints its plan).
 pub fn run(config: &Config) -> Result<Output> {
-    let (layout, mut survey, before) = super::open(config)?;
+    let (layout, examined, before) = super::examine(config)?;
+    // A first apply's backup needs no digest: it is copied while the entries are hashed.
+    let early = !config.dry_run
+        && examined.observed.backup.is_none()
+        && examined.observed.recorded.journal.is_none();
+    let (mut survey, mut locked, mut early_backup) = if early {
+        refuse_backup_of_patched_plugins(&layout, &examined, true)?;
+        guard::check_writable(&[&layout.plugins, &layout.patches])?;
+        let (guard, warning, changed) = super::lock(config, &layout, &before)?;
+        if changed {
+            let survey = super::resurvey(config, &layout)?;
+            (survey, Some((guard, warning)), None)
+        } else {
+            let (copied, finished) = rayon::join(
+                || execute::copy_backup(&layout),
+                || examined.finish(&layout, Purpose::Apply),
+            );
+            // Hashing failed: a partial copy is dropped (removed) with `copied`.
+            let survey = finished?;
+            (survey, Some((guard, warning)), Some(copied?))
+        }
+    } else {
+        (examined.finish(&layout, Purpose::Apply)?, None, None)
+    };
     let mut plan = plan_apply(&survey.discovery, &survey.observed);
-    refuse_backup_of_patched_plugins(&layout, &survey, &plan)?;
+    refuse_backup_of_patched_plugins(&layout, &survey, plan.create_backup)?;
     let mut warnings = std::mem::take(&mut survey.warnings);
     warnings.extend(
         survey
@@ -48,16 +71,25 @@ pub fn run(config: &Config) -> Result<Output> {
         });
     }
 
-    if plan.writes_plugins() {
-        guard::check_writable(&[&layout.plugins, &layout.patches])?;
-    }
-    let (_guard, warning, fresh) = super::guard(config, &layout, before)?;
-    warnings.extend(warning);
-    if let Some(fresh) = fresh {
-        survey = fresh;
-        plan = plan_apply(&survey.discovery, &survey.observed);
-        refuse_backup_of_patched_plugins(&layout, &survey, &plan)?;
-    }
+    let _guard = match locked.take() {
+        Some((guard, warning)) => {
+            warnings.extend(warning);
+            guard
+        }
+        None => {
+            if plan.writes_plugins() {
+                guard::check_writable(&[&layout.plugins, &layout.patches])?;
+            }
+            let (guard, warning, fresh) = super::guard(config, &layout, &before)?;
+            warnings.extend(warning);
+            if let Some(fresh) = fresh {
+                survey = fresh;
+                plan = plan_apply(&survey.discovery, &survey.observed);
+                refuse_backup_of_patched_plugins(&layout, &survey, plan.create_backup)?;
+            }
+            guard
+        }
+    };
     let mut note = found(&survey);
     warnings.extend(note.clone());
     if survey
@@ -70,14 +102,18 @@ pub fn run(config: &Config) -> Result<Output> {
         super::rollback::finish(&layout, &survey, note.take())?;
         survey = super::resurvey(config, &layout)?;
         plan = plan_apply(&survey.discovery, &survey.observed);
-        refuse_backup_of_patched_plugins(&layout, &survey, &plan)?;
+        refuse_backup_of_patched_plugins(&layout, &survey, plan.create_backup)?;
+    }
+    if !plan.create_backup {
+        // Not reached with a copy made early: the survey that saw no backup planned one.
+        early_backup = None;
     }
 
     let applied = super::logged(&layout, "apply", |log| {
         if let Some(note) = &note {
             log.own(Level::Warn, note);
         }
-        carry_out(&layout, &survey, &plan, log)
+        carry_out(&layout, &survey, &plan, early_backup, log)
     })?;
     let code = if applied.problems.is_empty() {
         exit_codes::SUCCESS
@@ -95,7 +131,11 @@ pub fn run(config: &Config) -> Result<Output> {
 /// A missing backup is made from plugins as they are; if an earlier apply already
 /// patched them, that copy would not be the original bundles, and a rollback to it would
 /// silently keep the patches. Refuse instead.
-fn refuse_backup_of_patched_plugins(layout: &Layout, survey: &Survey, plan: &Plan) -> Result<()> {
+fn refuse_backup_of_patched_plugins<F>(
+    layout: &Layout,
+    survey: &Survey<F>,
+    create_backup: bool,
+) -> Result<()> {
     let recorded = &survey.observed.recorded;
     let applied_before = recorded
         .applied()
@@ -107,7 +147,7 @@ fn refuse_backup_of_patched_plugins(layout: &Layout, survey: &Survey, plan: &Pla
             .state
             .as_ref()
             .is_some_and(|s| !s.placed.is_empty());
-    if plan.create_backup && (applied_before || placed_before) {
+    if create_backup && (applied_before || placed_before) {
         return Err(Error::bad_input(
             &layout.backup,
             "the backup is missing, but the metadata says patches were applied: plugins no longer hold the original bundles",
@@ -123,7 +163,13 @@ fn refuse_backup_of_patched_plugins(layout: &Layout, survey: &Survey, plan: &Pla
 }
 
 /// Everything after the guard: backup, writes, verification, metadata; log lines as it goes.
-fn carry_out(layout: &Layout, survey: &Survey, plan: &Plan, log: &mut PatchLog) -> Result<Applied> {
+fn carry_out(
+    layout: &Layout,
+    survey: &Survey,
+    plan: &Plan,
+    early_backup: Option<PartialBackup>,
+    log: &mut PatchLog,
+) -> Result<Applied> {
     log.runtime(Level::Info, "Checking for patch changes ...");
     for event in &plan.events {
         if event.is_runtime_event() {
@@ -159,19 +205,30 @@ fn carry_out(layout: &Layout, survey: &Survey, plan: &Plan, log: &mut PatchLog) 
         execute::begin(layout, &journal)?;
     }
     execute::remove_leftovers(layout, &survey.leftovers)?;
-    if execute::discard_partial_backup(layout)? {
+    let partial = match early_backup {
+        Some(copied) => Some(copied),
+        None if plan.create_backup => Some(execute::copy_backup(layout)?),
+        None => None,
+    };
+    let discarded = match &partial {
+        Some(copied) => copied.discarded_leftover,
+        None => execute::discard_partial_backup(layout)?,
+    };
+    if discarded {
         log.own(
             Level::Warn,
             "discarded a partial backup left by an interrupted run",
         );
     }
-    let backup = if plan.create_backup {
-        let manifest = execute::create_backup(layout)?;
-        // The backup is a copy of plugins as surveyed: their digests hold for it too.
-        for target in survey.observed.plugins.keys() {
-            survey
-                .cache
-                .vouch(&layout.backup.join(target), &layout.plugins.join(target));
+    let backup = if let Some(partial) = partial {
+        let (manifest, copied) = partial.commit()?;
+        // The backup is a copy of plugins: the digests read of them hold for it too.
+        for (relative, at_copy) in &copied {
+            survey.cache.vouch(
+                &layout.backup.join(relative),
+                &layout.plugins.join(relative),
+                at_copy,
+            );
         }
         log.runtime(
             Level::Info,
@@ -280,7 +337,8 @@ fn check_written(
         .zip(done)
         .filter_map(|(action, done)| {
             let target = layout.plugins.join(&action.target);
-            cache.vouch(&target, done.copied_from.as_ref()?);
+            let (source, at_copy) = done.copied_from.as_ref()?;
+            cache.vouch(&target, source, at_copy);
             Some((action, target))
         })
         .collect();

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use crate::cache::DigestCache;
 use crate::cli::{Command, Config};
 use crate::discover::Discovery;
+use crate::discover::Listed;
 use crate::error::{Error, Result};
 use crate::execute;
 use crate::guard::{self, Guard};
@@ -21,7 +22,7 @@ use crate::layout::Layout;
 use crate::log::{Level, PatchLog};
 use crate::metadata::{self, BackupManifest, STATE_SCHEMA_VERSION, State};
 use crate::plan::{Plan, Purpose};
-use crate::survey::{Survey, read_optional, survey};
+use crate::survey::{self, Survey, read_optional};
 
 /// The metadata files' bytes when a survey was taken: a concurrent run that changed
 /// anything rewrote at least one of them.
@@ -56,6 +57,15 @@ pub fn open(config: &Config) -> Result<(Layout, Survey, Fingerprint)> {
     Ok((layout, survey, before))
 }
 
+/// The layout of the configured product home and its survey up to the digests
+/// ([`crate::survey::examine`]): everything bad input can be found in.
+pub fn examine(config: &Config) -> Result<(Layout, Survey<Listed>, Fingerprint)> {
+    let layout = layout(config)?;
+    let before = fingerprint(&layout)?;
+    let examined = survey::examine(&layout, !config.no_cache)?;
+    Ok((layout, examined, before))
+}
+
 /// Surveys the product home for the configured command (again, after an earlier operation
 /// was finished or another run changed the tree).
 pub fn resurvey(config: &Config, layout: &Layout) -> Result<Survey> {
@@ -63,7 +73,7 @@ pub fn resurvey(config: &Config, layout: &Layout) -> Result<Survey> {
         Command::Rollback => Purpose::Rollback,
         _ => Purpose::Apply,
     };
-    survey(layout, !config.no_cache, purpose)
+    survey::survey(layout, !config.no_cache, purpose)
 }
 
 /// Takes the guard. If another run changed the tree between the survey and the lock,
@@ -71,15 +81,27 @@ pub fn resurvey(config: &Config, layout: &Layout) -> Result<Survey> {
 pub fn guard(
     config: &Config,
     layout: &Layout,
-    before: Fingerprint,
+    before: &Fingerprint,
 ) -> Result<(Guard, Option<String>, Option<Survey>)> {
-    let (guard, warning) = guard::acquire(layout, config.force)?;
-    let fresh = if fingerprint(layout)? != before {
+    let (guard, warning, changed) = lock(config, layout, before)?;
+    let fresh = if changed {
         Some(resurvey(config, layout)?)
     } else {
         None
     };
     Ok((guard, warning, fresh))
+}
+
+/// Takes the guard; also says whether another run changed the tree between the survey
+/// (taken when the metadata was `before`) and the lock.
+pub fn lock(
+    config: &Config,
+    layout: &Layout,
+    before: &Fingerprint,
+) -> Result<(Guard, Option<String>, bool)> {
+    let (guard, warning) = guard::acquire(layout, config.force)?;
+    let changed = fingerprint(layout)? != *before;
+    Ok((guard, warning, changed))
 }
 
 /// What a run does about the journal of an interrupted operation it found (`None`: there

@@ -41,7 +41,7 @@ pub fn run(config: &Config) -> Result<Output> {
     if !plan.actions.is_empty() {
         guard::check_writable(&[&layout.plugins])?;
     }
-    let (_guard, warning, fresh) = super::guard(config, &layout, before)?;
+    let (_guard, warning, fresh) = super::guard(config, &layout, &before)?;
     warnings.extend(warning);
     if let Some(fresh) = fresh {
         survey = fresh;

@@ -18,22 +18,70 @@ use super::steps::{self, sync_dir};
 /// Copies plugins into a directory beside the backup, makes it durable, and renames it to
 /// `patch0000` only when whole (SPEC §6.3). A leftover partial copy is discarded first, and
 /// so is this one when the copy fails (a full disk gets its space back).
-#[tracing::instrument(level = "debug", skip_all)]
 pub fn create_backup(layout: &Layout) -> Result<BackupManifest> {
-    discard_partial_backup(layout)?;
+    copy_backup(layout)?.commit().map(|(manifest, _)| manifest)
+}
+
+/// Each file a backup copied, relative to plugins, with its metadata when its copy began.
+pub type CopiedFrom = Vec<(PathBuf, fs::Metadata)>;
+
+/// A whole, durable copy of plugins beside the backup's place, not yet named `patch0000`
+/// ([`PartialBackup::commit`]). Dropped uncommitted (the run stopped), it is removed: a
+/// partial backup is never trusted, and the next run would only discard it.
+#[derive(Debug)]
+pub struct PartialBackup {
+    layout: Layout,
+    manifest: Option<BackupManifest>,
+    copied: CopiedFrom,
+    /// Whether a partial backup left by an interrupted run was discarded first.
+    pub discarded_leftover: bool,
+}
+
+/// The first half of [`create_backup`]: discards a leftover partial copy, then copies
+/// plugins beside the backup's place and makes the copy durable.
+#[tracing::instrument(level = "debug", skip_all)]
+pub fn copy_backup(layout: &Layout) -> Result<PartialBackup> {
+    let discarded_leftover = discard_partial_backup(layout)?;
     let result = copy_plugins(layout);
     if result.is_err() {
         let _ = fs::remove_dir_all(&layout.backup_partial);
     }
-    let manifest = result?;
-    steps::rename(&layout.backup_partial, &layout.backup, "rename into")?;
-    sync_dir(&layout.patches)?;
-    Ok(manifest)
+    let (manifest, copied) = result?;
+    Ok(PartialBackup {
+        layout: layout.clone(),
+        manifest: Some(manifest),
+        copied,
+        discarded_leftover,
+    })
+}
+
+impl PartialBackup {
+    /// Renames the copy to `patch0000` and flushes the rename. Returns its manifest, and
+    /// each file copied (relative to plugins) with its metadata when its copy began.
+    pub fn commit(mut self) -> Result<(BackupManifest, CopiedFrom)> {
+        let manifest = self.manifest.take().unwrap_or_default();
+        steps::rename(
+            &self.layout.backup_partial,
+            &self.layout.backup,
+            "rename into",
+        )?;
+        sync_dir(&self.layout.patches)?;
+        Ok((manifest, std::mem::take(&mut self.copied)))
+    }
+}
+
+impl Drop for PartialBackup {
+    fn drop(&mut self) {
+        if self.manifest.is_some() {
+            // Best effort: whatever stays is discarded by the next run.
+            let _ = fs::remove_dir_all(&self.layout.backup_partial);
+        }
+    }
 }
 
 /// Copies plugins into the partial backup directory, then makes every file and directory
 /// of it durable at once ([`steps::Batch`]): one filesystem flush, not one per file.
-fn copy_plugins(layout: &Layout) -> Result<BackupManifest> {
+fn copy_plugins(layout: &Layout) -> Result<(BackupManifest, CopiedFrom)> {
     let partial = &layout.backup_partial;
     steps::create_dir_all(&layout.patches)?;
     steps::create_dir(partial).map_err(|e| Error::write("create directory", partial, e))?;
@@ -76,22 +124,29 @@ fn copy_plugins(layout: &Layout) -> Result<BackupManifest> {
         }
     }
     let bar = crate::progress::bar("backup", files.len());
-    let sizes: Vec<(String, u64)> = direct::on_copy_threads(|| {
+    let copied: Vec<(u64, fs::Metadata)> = direct::on_copy_threads(|| {
         files
             .par_iter()
             .inspect(|_| bar.inc())
-            .map(|(from, to, relative)| {
-                let len = steps::copy_stamped(from, to, None)?;
-                Ok((metadata::encode_path(relative), len))
-            })
+            .map(|(from, to, _)| steps::copy_stamped(from, to, None))
             .collect::<Result<_>>()
     })?;
-    let copies: Vec<PathBuf> = files.into_iter().map(|(_, to, _)| to).collect();
+    let copies: Vec<PathBuf> = files.iter().map(|(_, to, _)| to.clone()).collect();
     batch.flush(&copies, &dirs)?;
-    Ok(BackupManifest {
+    let manifest = BackupManifest {
         schema_version: STATE_SCHEMA_VERSION,
-        files: sizes.into_iter().collect(),
-    })
+        files: files
+            .iter()
+            .zip(&copied)
+            .map(|((_, _, relative), (len, _))| (metadata::encode_path(relative), *len))
+            .collect(),
+    };
+    let copied = files
+        .into_iter()
+        .zip(copied)
+        .map(|((_, _, relative), (_, meta))| (relative, meta))
+        .collect();
+    Ok((manifest, copied))
 }
 
 /// Removes a directory left by an interrupted backup (it is never trusted).

@@ -41,14 +41,16 @@ pub struct Executor<'a> {
 pub struct Done {
     /// Where the old content went, when it was archived.
     pub archived_to: Option<PathBuf>,
-    /// The file the target's new content was copied from (`None` for an archive).
-    pub copied_from: Option<PathBuf>,
+    /// The file the target's new content was copied from, with its metadata when the copy
+    /// began (`None` for an archive).
+    pub copied_from: Option<(PathBuf, fs::Metadata)>,
 }
 
 /// A new content copied beside its target, waiting for its rename.
 struct Staged {
     temp: PathBuf,
     source: PathBuf,
+    at_copy: fs::Metadata,
 }
 
 impl<'a> Executor<'a> {
@@ -134,8 +136,12 @@ impl<'a> Executor<'a> {
         let temp = temp_beside(&target);
         steps::remove_file(&temp)?;
         lock(&self.temps).push(temp.clone());
-        steps::copy_stamped(&source, &temp, mode)?;
-        Ok(Some(Staged { temp, source }))
+        let (_, at_copy) = steps::copy_stamped(&source, &temp, mode)?;
+        Ok(Some(Staged {
+            temp,
+            source,
+            at_copy,
+        }))
     }
 
     /// Phase 3: keeps the content the action replaces in the archive, when it exists
@@ -159,12 +165,16 @@ impl<'a> Executor<'a> {
     ) -> Result<Done> {
         let target = self.layout.plugins.join(&action.target);
         match staged {
-            Some(Staged { temp, source }) => {
+            Some(Staged {
+                temp,
+                source,
+                at_copy,
+            }) => {
                 steps::rename(&temp, &target, "rename into")?;
                 self.renamed_in(&target);
                 Ok(Done {
                     archived_to,
-                    copied_from: Some(source),
+                    copied_from: Some((source, at_copy)),
                 })
             }
             None => {

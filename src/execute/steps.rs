@@ -56,8 +56,13 @@ pub fn symlink(link: &Path, at: &Path) -> Result<()> {
 /// `None`) and the source's modification time, and starts writing back whatever went
 /// through the cache without waiting for it: [`Batch::flush`] makes a whole batch durable
 /// at once, and finds little left to write. The copy is created writable, and only then
-/// given its mode, so a read-only source copies for any user.
-pub fn copy_stamped(from: &Path, to: &Path, mode: Option<fs::Permissions>) -> Result<u64> {
+/// given its mode, so a read-only source copies for any user. Returns the copy's length
+/// and the source's metadata when the copy began (what the digest cache vouches by).
+pub fn copy_stamped(
+    from: &Path,
+    to: &Path,
+    mode: Option<fs::Permissions>,
+) -> Result<(u64, fs::Metadata)> {
     let mut source = File::open(from).map_err(|e| Error::read("open", from, e))?;
     let meta = source
         .metadata()
@@ -74,7 +79,7 @@ pub fn copy_stamped(from: &Path, to: &Path, mode: Option<fs::Permissions>) -> Re
         step("set the time of", to, || copy.set_modified(modified))?;
     }
     start_writeback(&copy);
-    Ok(len)
+    Ok((len, meta))
 }
 
 /// Asks the kernel to start writing `file`'s data now, so the disk works while the next

@@ -191,13 +191,17 @@ fn verify_while_an_apply_runs_exits_3_instead_of_reading_a_half_written_tree() {
 #[test]
 fn a_patch_file_changed_while_apply_runs_fails_its_verification() {
     // The written copies are vouched for only while their sources are unchanged since they
-    // were hashed; a source rewritten mid-run is read again, and the mismatch reported.
+    // were hashed; a source rewritten between its hashing and its copy is read again, and
+    // the mismatch reported. A first apply hashes while it copies the backup, so this is a
+    // second apply, which hashes everything before its first write (where it stops).
     let (env, _) = small_product();
-    let first = stopped_apply(&env);
+    env.apply().code(0);
     let source = env
         .patches()
         .join("patch0003")
         .join(target("org.example.b04"));
+    std::fs::write(&source, jar("org.example.b04", "changed before the run")).unwrap();
+    let first = stopped_apply(&env);
     std::fs::write(&source, jar("org.example.b04", "changed mid-run")).unwrap();
     let output = resume(first);
     assert_eq!(output.status.code(), Some(1), "verification found problems");
@@ -206,7 +210,7 @@ fn a_patch_file_changed_while_apply_runs_fails_its_verification() {
         stdout.contains(&format!(
             "{}(MD5: {}) has been patched with patch0003, but not applied",
             target("org.example.b04"),
-            md5_of("org.example.b04", "patch0003")
+            md5_of("org.example.b04", "changed before the run")
         )),
         "{stdout}"
     );
