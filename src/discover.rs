@@ -117,53 +117,67 @@ impl Discovery<Listed> {
     /// Reads every listed file's MD5 (or takes it from the cache), several files at once.
     #[tracing::instrument(level = "debug", skip_all)]
     pub fn hash(self, cache: &DigestCache) -> Result<Discovery> {
-        let count = self.order().map(|e| e.files.len()).sum();
-        let bar = crate::progress::bar("hashing", count);
-        let hash_entry = |entry: Entry<Listed>| -> Result<Entry> {
-            let files = entry
-                .files
-                .into_par_iter()
-                .inspect(|_| bar.inc())
-                .map(|file| {
-                    let (md5, size) = if file.jar {
-                        let name = file.target.as_os_str().to_owned();
-                        let (md5, size, _) = cache.md5_size_and_name(&file.source, || Ok(name))?;
-                        (md5, size)
-                    } else {
-                        cache.md5_and_size(&file.source)?
-                    };
-                    Ok(SourceFile {
-                        target: file.target,
-                        source: file.source,
-                        own_name: file.own_name,
-                        md5,
-                        size,
-                    })
-                })
-                .collect::<Result<_>>()?;
-            Ok(Entry {
+        self.hash_all(cache).map_err(unreadable_is_bad_input)
+    }
+
+    fn hash_all(self, cache: &DigestCache) -> Result<Discovery> {
+        let Discovery {
+            service_pack,
+            older_service_packs,
+            patches,
+            covered,
+            backup_present,
+            ignored,
+            warnings,
+        } = self;
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut listed: Vec<(usize, Listed)> = Vec::new();
+        for (index, entry) in service_pack.into_iter().chain(patches).enumerate() {
+            listed.extend(entry.files.into_iter().map(|file| (index, file)));
+            entries.push(Entry {
                 name: entry.name,
                 kind: entry.kind,
                 dir: entry.dir,
-                files,
+                files: Vec::new(),
+            });
+        }
+        // One parallel pass over every file of every entry: an entry of one large file
+        // does not hold the other threads back.
+        let bar = crate::progress::bar("hashing", listed.len());
+        let hashed: Vec<(usize, SourceFile)> = listed
+            .into_par_iter()
+            .inspect(|_| bar.inc())
+            .map(|(index, file)| {
+                let (md5, size) = if file.jar {
+                    let name = file.target.as_os_str().to_owned();
+                    let (md5, size, _) = cache.md5_size_and_name(&file.source, || Ok(name))?;
+                    (md5, size)
+                } else {
+                    cache.md5_and_size(&file.source)?
+                };
+                let file = SourceFile {
+                    target: file.target,
+                    source: file.source,
+                    own_name: file.own_name,
+                    md5,
+                    size,
+                };
+                Ok((index, file))
             })
-        };
-        let hashed = || -> Result<Discovery> {
-            Ok(Discovery {
-                service_pack: self.service_pack.map(hash_entry).transpose()?,
-                patches: self
-                    .patches
-                    .into_iter()
-                    .map(hash_entry)
-                    .collect::<Result<_>>()?,
-                older_service_packs: self.older_service_packs,
-                covered: self.covered,
-                backup_present: self.backup_present,
-                ignored: self.ignored,
-                warnings: self.warnings,
-            })
-        };
-        hashed().map_err(unreadable_is_bad_input)
+            .collect::<Result<_>>()?;
+        for (index, file) in hashed {
+            entries[index].files.push(file);
+        }
+        let mut entries = entries.into_iter().peekable();
+        Ok(Discovery {
+            service_pack: entries.next_if(|e| e.kind == EntryKind::ServicePack),
+            patches: entries.collect(),
+            older_service_packs,
+            covered,
+            backup_present,
+            ignored,
+            warnings,
+        })
     }
 }
 
