@@ -30,7 +30,7 @@ pub fn run(config: &Config) -> Result<Output> {
     let early = !config.dry_run
         && examined.observed.backup.is_none()
         && examined.observed.recorded.journal.is_none();
-    let (mut survey, mut locked, mut early_backup) = if early {
+    let (mut survey, mut locked, early_backup) = if early {
         refuse_backup_of_patched_plugins(&layout, &examined, true)?;
         guard::check_writable(&[&layout.plugins, &layout.patches])?;
         let (guard, warning, changed) = super::lock(config, &layout, &before)?;
@@ -103,10 +103,6 @@ pub fn run(config: &Config) -> Result<Output> {
         survey = super::resurvey(config, &layout)?;
         plan = plan_apply(&survey.discovery, &survey.observed);
         refuse_backup_of_patched_plugins(&layout, &survey, plan.create_backup)?;
-    }
-    if !plan.create_backup {
-        // Not reached with a copy made early: the survey that saw no backup planned one.
-        early_backup = None;
     }
 
     let applied = super::logged(&layout, "apply", |log| {

@@ -31,6 +31,7 @@ pub type CopiedFrom = Vec<(PathBuf, fs::Metadata)>;
 #[derive(Debug)]
 pub struct PartialBackup {
     layout: Layout,
+    /// `None` once committed.
     manifest: Option<BackupManifest>,
     copied: CopiedFrom,
     /// Whether a partial backup left by an interrupted run was discarded first.
