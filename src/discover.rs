@@ -165,13 +165,10 @@ impl Discovery<Listed> {
                 Ok((index, file))
             })
             .collect::<Result<_>>()?;
-        for (index, file) in hashed {
-            entries[index].files.push(file);
-        }
-        let mut entries = entries.into_iter().peekable();
+        let (service_pack, patches) = regroup(entries, hashed);
         Ok(Discovery {
-            service_pack: entries.next_if(|e| e.kind == EntryKind::ServicePack),
-            patches: entries.collect(),
+            service_pack,
+            patches,
             older_service_packs,
             covered,
             backup_present,
@@ -197,12 +194,6 @@ impl Discovery {
             .chain(patches.into_iter().map(String::from))
             .collect()
     }
-}
-
-/// Discovers entries under the layout's patches and servicepacks, reads every manifest
-/// and hashes every file (in parallel). Bad input is an error naming its path.
-pub fn discover(layout: &Layout, cache: &DigestCache) -> Result<Discovery> {
-    list(layout, cache)?.hash(cache)
 }
 
 /// Discovers entries under the layout's patches and servicepacks and names every file they
@@ -325,7 +316,7 @@ fn discover_readable(layout: &Layout, cache: &DigestCache) -> Result<Discovery<L
         })
         .collect::<Result<_>>()?;
 
-    let mut built: Vec<Entry<Listed>> = entries
+    let shells = entries
         .into_iter()
         .map(|(name, kind, dir, _)| Entry {
             name,
@@ -334,16 +325,23 @@ fn discover_readable(layout: &Layout, cache: &DigestCache) -> Result<Discovery<L
             files: Vec::new(),
         })
         .collect();
-    for (index, file) in read {
-        built[index].files.push(file);
-    }
-    for entry in &built {
-        refuse_duplicate_targets(entry)?;
-    }
-    let mut built = built.into_iter().peekable();
-    found.service_pack = built.next_if(|e| e.kind == EntryKind::ServicePack);
-    found.patches = built.collect();
+    (found.service_pack, found.patches) = regroup(shells, read);
+    found.order().try_for_each(refuse_duplicate_targets)?;
     Ok(found)
+}
+
+/// Puts each `(index, file)` into `entries[index]`, in order, and splits off the service
+/// pack, first whenever there is one.
+fn regroup<F>(
+    mut entries: Vec<Entry<F>>,
+    files: Vec<(usize, F)>,
+) -> (Option<Entry<F>>, Vec<Entry<F>>) {
+    for (index, file) in files {
+        entries[index].files.push(file);
+    }
+    let mut entries = entries.into_iter().peekable();
+    let service_pack = entries.next_if(|e| e.kind == EntryKind::ServicePack);
+    (service_pack, entries.collect())
 }
 
 /// What a directory entry is, after following a symbolic link that stays inside the

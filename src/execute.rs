@@ -10,7 +10,7 @@ mod direct;
 mod executor;
 mod steps;
 
-pub use backup::{PartialBackup, copy_backup, create_backup, discard_partial_backup};
+pub use backup::{PartialBackup, copy_backup, discard_partial_backup};
 pub use executor::{Done, Executor};
 
 use std::fs;

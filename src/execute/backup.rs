@@ -15,13 +15,6 @@ use crate::metadata::{self, BackupManifest, STATE_SCHEMA_VERSION};
 use super::direct;
 use super::steps::{self, sync_dir};
 
-/// Copies plugins into a directory beside the backup, makes it durable, and renames it to
-/// `patch0000` only when whole (SPEC §6.3). A leftover partial copy is discarded first, and
-/// so is this one when the copy fails (a full disk gets its space back).
-pub fn create_backup(layout: &Layout) -> Result<BackupManifest> {
-    copy_backup(layout)?.commit().map(|(manifest, _)| manifest)
-}
-
 /// Each file a backup copied, relative to plugins, with its metadata when its copy began.
 pub type CopiedFrom = Vec<(PathBuf, fs::Metadata)>;
 
@@ -38,8 +31,9 @@ pub struct PartialBackup {
     pub discarded_leftover: bool,
 }
 
-/// The first half of [`create_backup`]: discards a leftover partial copy, then copies
-/// plugins beside the backup's place and makes the copy durable.
+/// The backup, first half: discards a leftover partial copy, then copies plugins beside
+/// the backup's place and makes the copy durable; a copy that fails removes itself (a full
+/// disk gets its space back). [`PartialBackup::commit`] is the second half (SPEC §6.3).
 #[tracing::instrument(level = "debug", skip_all)]
 pub fn copy_backup(layout: &Layout) -> Result<PartialBackup> {
     let discarded_leftover = discard_partial_backup(layout)?;
