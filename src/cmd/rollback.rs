@@ -167,18 +167,17 @@ fn carry_out(
         }
     }
     let mut moved = Vec::new();
-    for dir in &plan.hide {
-        let hidden = dir
-            .parent()
-            .unwrap_or(&layout.patches)
-            .join(layout::ROLLED_BACK_DIR);
-        let to = execute::hide_dir(dir, &hidden)?;
+    let moves = plan.hide.iter().map(|dir| {
+        let parent = dir.parent().unwrap_or(&layout.patches);
+        (dir.as_path(), parent.join(layout::ROLLED_BACK_DIR))
+    });
+    execute::hide_dirs(moves, |dir, to| {
         log.own(
             Level::Info,
-            format!("Moved {} to {}", layout.display(dir), layout.display(&to)),
+            format!("Moved {} to {}", layout.display(dir), layout.display(to)),
         );
-        moved.push((dir.clone(), to));
-    }
+        moved.push((dir.to_path_buf(), to.to_path_buf()));
+    })?;
     // After a rollback the apply order is empty: the next run reads no entry or target.
     super::record(layout, plan, None, &survey.cache, &Default::default())?;
     execute::end(layout)?;
