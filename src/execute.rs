@@ -94,7 +94,8 @@ pub fn hide_dirs<'a>(
         }
         steps::rename(dir, &dest, "move")?;
         moved(dir, &dest);
-        to_flush.insert(dir.parent().unwrap_or(Path::new(".")).to_path_buf());
+        // As `sync_parent`: a path without a parent has no directory entry to flush.
+        to_flush.extend(dir.parent().map(Path::to_path_buf));
         to_flush.insert(hidden);
     }
     to_flush.iter().try_for_each(|dir| sync_dir(dir))
