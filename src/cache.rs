@@ -13,18 +13,21 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::OsString;
-use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::digest::{Md5Digest, md5_file};
+use crate::digest::{Md5Digest, md5_of};
 use crate::error::{Error, Result};
 use crate::manifest;
 use crate::metadata::{self, STATE_SCHEMA_VERSION, decode_path, encode_path};
+use crate::tree::{Info, Refused, Tree};
+
+/// The largest digest cache read: a few hundred bytes a file, for far more files than any
+/// product holds.
+const MAX_CACHE_BYTES: u64 = 256 << 20;
 
 /// How much older than the cache file an entry's ctime must be to be trusted, on
 /// filesystems with fine timestamps (the kernel's coarse clock ticks within this).
@@ -48,19 +51,13 @@ struct Key {
 }
 
 impl Key {
-    fn of(meta: &fs::Metadata) -> Key {
+    fn of(meta: &Info) -> Key {
         Key {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.size(),
-            mtime_ns: meta
-                .mtime()
-                .saturating_mul(1_000_000_000)
-                .saturating_add(meta.mtime_nsec()),
-            ctime_ns: meta
-                .ctime()
-                .saturating_mul(1_000_000_000)
-                .saturating_add(meta.ctime_nsec()),
+            dev: meta.dev,
+            ino: meta.ino,
+            size: meta.size,
+            mtime_ns: meta.mtime_ns,
+            ctime_ns: meta.ctime_ns,
         }
     }
 }
@@ -84,6 +81,8 @@ struct CacheFile {
 /// The cache of one run: what it loaded, and what this run used.
 #[derive(Debug)]
 pub struct DigestCache {
+    /// The tree every file is looked up and read through.
+    tree: Arc<Tree>,
     loaded: HashMap<String, Entry>,
     /// Entries whose ctime is at or after this are racy.
     trusted_before_ns: i64,
@@ -93,8 +92,9 @@ pub struct DigestCache {
 impl DigestCache {
     /// Loads the cache at `path`; `use_it = false` (`--no-cache`) reads every file again.
     /// A missing or damaged cache is simply empty.
-    pub fn load(path: &Path, use_it: bool) -> DigestCache {
+    pub fn load(tree: Arc<Tree>, path: &Path, use_it: bool) -> DigestCache {
         let empty = DigestCache {
+            tree: tree.clone(),
             loaded: HashMap::new(),
             trusted_before_ns: i64::MIN,
             used: Mutex::default(),
@@ -102,7 +102,13 @@ impl DigestCache {
         if !use_it {
             return empty;
         }
-        let (Ok(bytes), Ok(meta)) = (fs::read(path), fs::metadata(path)) else {
+        let Ok(file) = tree.open_own(path) else {
+            return empty;
+        };
+        let Ok(meta) = Info::of_file(&file) else {
+            return empty;
+        };
+        let Ok(bytes) = crate::tree::read_file_capped(file, MAX_CACHE_BYTES) else {
             return empty;
         };
         let Some(file) = metadata::parse_json::<CacheFile>(&bytes) else {
@@ -115,6 +121,7 @@ impl DigestCache {
             RACY_NS
         };
         DigestCache {
+            tree,
             loaded: file.entries.into_iter().collect(),
             trusted_before_ns: written_ns.saturating_sub(margin),
             used: Mutex::default(),
@@ -148,7 +155,7 @@ impl DigestCache {
         path: &Path,
         name_of: Option<impl FnOnce() -> Result<OsString>>,
     ) -> Result<(Md5Digest, u64, Option<OsString>)> {
-        let meta = fs::metadata(path).map_err(|e| Error::read("inspect", path, e))?;
+        let meta = self.stat(path)?;
         let key = Key::of(&meta);
         let id = encode_path(path);
         let entry = match self.trusted(&id, key, name_of.is_some()) {
@@ -160,7 +167,12 @@ impl DigestCache {
                 };
                 Entry {
                     key,
-                    md5: md5_file(path)?,
+                    md5: md5_of(
+                        self.tree
+                            .open_input(path)
+                            .map_err(|e| Error::input("open", path, e))?,
+                        path,
+                    )?,
                     name,
                 }
             }
@@ -195,7 +207,7 @@ impl DigestCache {
 
     /// The bundle name recorded for the file at `path`, whose metadata is `meta`, when the
     /// cache may be trusted for it: its manifest need not be read again.
-    pub fn known_name(&self, path: &Path, meta: &fs::Metadata) -> Option<OsString> {
+    pub fn known_name(&self, path: &Path, meta: &Info) -> Option<OsString> {
         let entry = self.trusted(&encode_path(path), Key::of(meta), true)?;
         decode_path(entry.name.as_deref()?).map(PathBuf::into_os_string)
     }
@@ -209,14 +221,14 @@ impl DigestCache {
     /// Records that `copy` holds the content `original` had when this run read it — true
     /// when `original` had that same key when the copy began (`at_copy`) and still has it
     /// — so the copy is never read either. Hashing and copying may happen in either order.
-    pub fn vouch(&self, copy: &Path, original: &Path, at_copy: &fs::Metadata) {
+    pub fn vouch(&self, copy: &Path, original: &Path, at_copy: &Info) {
         let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
         let Some(known) = used.get(&encode_path(original)) else {
             return;
         };
         let unchanged = Key::of(at_copy) == known.key
-            && fs::metadata(original).is_ok_and(|m| Key::of(&m) == known.key);
-        if let (true, Ok(meta)) = (unchanged, fs::metadata(copy)) {
+            && self.stat(original).is_ok_and(|m| Key::of(&m) == known.key);
+        if let (true, Ok(meta)) = (unchanged, self.stat(copy)) {
             // A bundle name is asked only of service pack and patch files, never of copies.
             let entry = Entry {
                 key: Key::of(&meta),
@@ -247,12 +259,29 @@ impl DigestCache {
         std::thread::sleep(wait);
         for (id, key) in racy {
             let unchanged = decode_path(&id)
-                .and_then(|path| fs::metadata(path).ok())
+                .and_then(|path| self.stat(&path).ok())
                 .is_some_and(|meta| Key::of(&meta) == key);
             if !unchanged {
                 used.remove(&id);
             }
         }
+    }
+
+    /// The metadata of the regular file `path` (a link followed under the tree's reading
+    /// rule); anything else is refused.
+    fn stat(&self, path: &Path) -> Result<Info> {
+        let not_found = || std::io::Error::from_raw_os_error(libc::ENOENT);
+        let info = self
+            .tree
+            .stat_input(path)
+            .and_then(|info| info.ok_or_else(not_found))
+            .map_err(|e| Error::input("inspect", path, e))?;
+        if !info.is_file() {
+            let why =
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, Refused::Kind(info.kind));
+            return Err(Error::refused(path, &why));
+        }
+        Ok(info)
     }
 
     /// The cache file recording what this run learnt about the files in `scope` (those the
@@ -305,12 +334,26 @@ fn is_sound_name(encoded: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
     use std::time::{Duration, SystemTime};
+
+    /// The cache at `path`, looking files up from `/` (the tests' files are in temp dirs).
+    fn load(path: &Path, use_it: bool) -> DigestCache {
+        DigestCache::load(
+            Arc::new(Tree::open(Path::new("/"), &[]).unwrap()),
+            path,
+            use_it,
+        )
+    }
+
+    fn info(path: &Path) -> Info {
+        Info::of_file(&fs::File::open(path).unwrap()).unwrap()
+    }
 
     /// A cache that learnt `file`, whose digest is then forged to that of `forged`, with the
     /// cache file dated `written`. Returns the cache file's path.
     fn forged_cache(file: &Path, content: &[u8], forged: &[u8], written: SystemTime) -> PathBuf {
-        let learnt = DigestCache::load(Path::new("/nonexistent"), true);
+        let learnt = load(Path::new("/nonexistent"), true);
         learnt.md5(file).unwrap();
         let text = String::from_utf8(learnt.render(&HashSet::from([file.to_path_buf()])))
             .unwrap()
@@ -336,7 +379,7 @@ mod tests {
     /// A cache that has learnt `file` in this run, with `forged`'s digest in place of the
     /// real one, so a lookup that returns it did not read the file.
     fn forged_run(file: &Path, forged: &[u8]) -> DigestCache {
-        let cache = DigestCache::load(Path::new("/nonexistent"), true);
+        let cache = load(Path::new("/nonexistent"), true);
         cache.md5(file).unwrap();
         let mut used = cache.used.lock().unwrap();
         used.get_mut(&encode_path(file)).unwrap().md5 = Md5Digest::of_bytes(forged);
@@ -351,7 +394,7 @@ mod tests {
         fs::write(&source, b"one").unwrap();
         let cache = forged_run(&source, b"forged");
         assert_eq!(cache.md5(&source).unwrap(), Md5Digest::of_bytes(b"forged"));
-        let at_copy = fs::metadata(&source).unwrap();
+        let at_copy = info(&source);
         fs::copy(&source, &copy).unwrap();
         cache.vouch(&copy, &source, &at_copy);
         assert_eq!(cache.md5(&copy).unwrap(), Md5Digest::of_bytes(b"forged"));
@@ -370,7 +413,7 @@ mod tests {
         fs::write(&source, b"one").unwrap();
         let cache = forged_run(&source, b"forged");
         fs::write(&source, b"two!").unwrap();
-        let at_copy = fs::metadata(&source).unwrap();
+        let at_copy = info(&source);
         fs::copy(&source, &copy).unwrap();
         cache.vouch(&copy, &source, &at_copy);
         assert_eq!(cache.md5(&copy).unwrap(), Md5Digest::of_bytes(b"two!"));
@@ -382,7 +425,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (source, copy) = (dir.path().join("a.jar"), dir.path().join("b.jar"));
         fs::write(&source, b"one").unwrap();
-        let at_copy = fs::metadata(&source).unwrap();
+        let at_copy = info(&source);
         fs::copy(&source, &copy).unwrap();
         fs::write(&source, b"two!").unwrap();
         let cache = forged_run(&source, b"forged");
@@ -439,7 +482,7 @@ mod tests {
         let path = forged_cache(&file, b"one", b"forged", later());
         // The forged digest comes back: the file was not read.
         assert_eq!(
-            DigestCache::load(&path, true).md5(&file).unwrap(),
+            load(&path, true).md5(&file).unwrap(),
             Md5Digest::of_bytes(b"forged")
         );
     }
@@ -452,7 +495,7 @@ mod tests {
         let path = forged_cache(&file, b"one", b"forged", later());
         fs::write(&file, b"two").unwrap(); // same size; new ctime
         assert_eq!(
-            DigestCache::load(&path, true).md5(&file).unwrap(),
+            load(&path, true).md5(&file).unwrap(),
             Md5Digest::of_bytes(b"two")
         );
     }
@@ -466,12 +509,12 @@ mod tests {
         let same_instant = fs::metadata(&file).unwrap().modified().unwrap();
         let racy = forged_cache(&file, b"one", b"forged", same_instant);
         assert_eq!(
-            DigestCache::load(&racy, true).md5(&file).unwrap(),
+            load(&racy, true).md5(&file).unwrap(),
             Md5Digest::of_bytes(b"one")
         );
         let fine = forged_cache(&file, b"one", b"forged", later());
         assert_eq!(
-            DigestCache::load(&fine, false).md5(&file).unwrap(),
+            load(&fine, false).md5(&file).unwrap(),
             Md5Digest::of_bytes(b"one")
         );
     }
@@ -481,7 +524,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("a.jar");
         fs::write(&file, b"one").unwrap();
-        let learnt = DigestCache::load(Path::new("/nonexistent"), true);
+        let learnt = load(Path::new("/nonexistent"), true);
         let (_, size, name) = learnt
             .md5_size_and_name(&file, || Ok("org.a_1.jar".into()))
             .unwrap();
@@ -494,7 +537,7 @@ mod tests {
             .unwrap()
             .set_modified(later())
             .unwrap();
-        let (_, size, name) = DigestCache::load(&path, true)
+        let (_, size, name) = load(&path, true)
             .md5_size_and_name(&file, || panic!("the name must come from the cache"))
             .unwrap();
         assert_eq!((size, name.to_str()), (3, Some("org.a_1.jar")));
@@ -505,7 +548,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("a.jar");
         fs::write(&file, b"one").unwrap();
-        let learnt = DigestCache::load(Path::new("/nonexistent"), true);
+        let learnt = load(Path::new("/nonexistent"), true);
         learnt
             .md5_size_and_name(&file, || Ok("org.a_1.jar".into()))
             .unwrap();
@@ -520,7 +563,7 @@ mod tests {
             .unwrap()
             .set_modified(later())
             .unwrap();
-        let (_, _, name) = DigestCache::load(&path, true)
+        let (_, _, name) = load(&path, true)
             .md5_size_and_name(&file, || Ok("org.a_1.jar".into()))
             .unwrap();
         assert_eq!(name, "org.a_1.jar", "the forged name is not used");
@@ -534,7 +577,7 @@ mod tests {
         let file = dir.path().join("a.jar");
         fs::write(&file, b"x").unwrap();
         assert_eq!(
-            DigestCache::load(&path, true).md5(&file).unwrap(),
+            load(&path, true).md5(&file).unwrap(),
             Md5Digest::of_bytes(b"x")
         );
     }

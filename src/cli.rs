@@ -23,6 +23,14 @@ pub struct Cli {
     /// More diagnostics on stderr (-v, -vv); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+    /// When another carbon-patch holds the product's lock, wait this long for it (seconds)
+    /// before giving up with exit 3.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 5.0)]
+    wait: f64,
+    /// Run as root even when the product's plugins belong to another user (by default,
+    /// started as root, carbon-patch switches to that user before touching the tree).
+    #[arg(long, global = true)]
+    keep_root: bool,
     /// Colour the text report: auto (only on a terminal, and not when NO_COLOR is set), always, never.
     #[arg(long, global = true, value_enum, default_value_t = CliColor::Auto, value_name = "WHEN")]
     color: CliColor,
@@ -291,6 +299,10 @@ pub struct Config {
     pub format: Format,
     /// `--color`.
     pub color: Color,
+    /// `--wait`: how long to wait for another run's lock.
+    pub wait: std::time::Duration,
+    /// `--keep-root`.
+    pub keep_root: bool,
     /// Whether the text report on stdout is coloured: decided once by [`crate::run`] from
     /// `color`, `NO_COLOR` and whether stdout is a terminal.
     pub paint: bool,
@@ -395,6 +407,10 @@ impl Config {
                 CliColor::Never => Color::Never,
             },
             paint: false,
+            // A negative or NaN wait is no wait; an endless one waits as long as it can.
+            wait: std::time::Duration::try_from_secs_f64(cli.wait.max(0.0))
+                .unwrap_or(std::time::Duration::MAX),
+            keep_root: cli.keep_root,
         }
     }
 }

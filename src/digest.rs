@@ -62,9 +62,8 @@ impl<'de> serde::Deserialize<'de> for Md5Digest {
     }
 }
 
-/// MD5 of the file at `path`, streamed.
-pub fn md5_file(path: &Path) -> Result<Md5Digest> {
-    let mut file = File::open(path).map_err(|e| Error::read("open", path, e))?;
+/// MD5 of the open `file`, streamed; `path` names it in errors.
+pub fn md5_of(mut file: File, path: &Path) -> Result<Md5Digest> {
     let mut hasher = Md5::new();
     let mut buffer = vec![0u8; BUFFER];
     loop {
@@ -92,7 +91,7 @@ mod tests {
         let path = dir.path().join("f");
         std::fs::write(&path, vec![b'a'; 3 * BUFFER + 7]).unwrap();
         assert_eq!(
-            md5_file(&path).unwrap(),
+            md5_of(File::open(&path).unwrap(), &path).unwrap(),
             Md5Digest::of_bytes(&vec![b'a'; 3 * BUFFER + 7])
         );
     }

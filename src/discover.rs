@@ -6,8 +6,6 @@
 //! long part. A first apply copies the backup while the second runs.
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -18,7 +16,9 @@ use crate::digest::Md5Digest;
 use crate::error::{Error, Result};
 use crate::layout::{self, Layout};
 use crate::manifest;
+use crate::names;
 use crate::plan::Target;
+use crate::tree::{self, Tree};
 
 /// What kind of entry provides bundles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -225,18 +225,24 @@ fn unreadable_is_bad_input(error: Error) -> Error {
 }
 
 fn discover_readable(layout: &Layout, cache: &DigestCache) -> Result<Discovery<Listed>> {
-    let roots = allowed_roots(layout)?;
+    let tree = &*layout.tree;
     let mut found = Discovery::default();
 
     let mut packs = Vec::new();
-    for (name, path, kind) in list_dir(&layout.servicepacks, &roots)? {
+    for (name, path, kind) in list_dir(tree, &layout.servicepacks)? {
+        if name.starts_with(layout::SERVICE_PACK_PREFIX) {
+            refuse_control(&path, path.file_name().unwrap_or_default(), "service pack")?;
+        }
         match (name.strip_prefix(layout::SERVICE_PACK_PREFIX), kind) {
             (Some(_), Kind::Dir) => packs.push((name, path)),
             _ => found.ignored.push(path),
         }
     }
     let mut patches = Vec::new();
-    for (name, path, kind) in list_dir(&layout.patches, &roots)? {
+    for (name, path, kind) in list_dir(tree, &layout.patches)? {
+        if name.starts_with(layout::PATCH_PREFIX) {
+            refuse_control(&path, path.file_name().unwrap_or_default(), "patch")?;
+        }
         match (name.starts_with(layout::PATCH_PREFIX), kind) {
             (true, Kind::Dir) if name == layout::BACKUP_NAME => found.backup_present = true,
             (true, Kind::Dir) => patches.push((name, path)),
@@ -252,14 +258,14 @@ fn discover_readable(layout: &Layout, cache: &DigestCache) -> Result<Discovery<L
     if let Some((name, dir)) = packs.pop() {
         let lib = dir.join(layout::SERVICE_PACK_LIB);
         let list = dir.join(layout::SERVICE_PACK_PATCHES);
-        if !matches!(resolve(&lib, &roots)?, Kind::Dir) {
+        if !matches!(resolve(tree, &lib)?, Kind::Dir) {
             return Err(Error::bad_input(
                 &lib,
                 format!("service pack {name} has no `lib/` directory"),
                 "restore the service pack from its distribution, or move it out of servicepacks",
             ));
         }
-        covered_names = read_covered(&list, &name, &roots)?;
+        covered_names = read_covered(tree, &list, &name)?;
         entries.push((name, EntryKind::ServicePack, dir, lib));
         found.older_service_packs = packs.into_iter().map(|(n, _)| n).collect();
     }
@@ -273,8 +279,7 @@ fn discover_readable(layout: &Layout, cache: &DigestCache) -> Result<Discovery<L
 
     let mut listed = Vec::new();
     for (index, (name, _, _, bundles)) in entries.iter().enumerate() {
-        for (own_name, source, top_level) in list_files(bundles, &roots, name, &mut found.warnings)?
-        {
+        for (own_name, source, top_level) in list_files(tree, bundles, name, &mut found.warnings)? {
             listed.push((index, own_name, source, top_level));
         }
     }
@@ -285,14 +290,18 @@ fn discover_readable(layout: &Layout, cache: &DigestCache) -> Result<Discovery<L
         .map(|(index, own_name, source, top_level)| {
             let jar = top_level && manifest::is_jar(own_name.as_os_str());
             let target = if jar {
-                let meta = fs::metadata(&source).map_err(|e| Error::read("inspect", &source, e))?;
+                let meta = tree
+                    .stat_input(&source)
+                    .and_then(|m| m.ok_or_else(|| std::io::ErrorKind::NotFound.into()))
+                    .map_err(|e| Error::input("inspect", &source, e))?;
                 let name = match cache.known_name(&source, &meta) {
                     Some(name) => name,
-                    None => manifest::target_name(&source, own_name.as_os_str())?,
+                    None => manifest::target_name(tree, &source, own_name.as_os_str())?,
                 };
                 Target::from(PathBuf::from(name))
             } else if top_level {
                 Target::from(PathBuf::from(manifest::target_name(
+                    tree,
                     &source,
                     own_name.as_os_str(),
                 )?))
@@ -302,7 +311,8 @@ fn discover_readable(layout: &Layout, cache: &DigestCache) -> Result<Discovery<L
             };
             if !jar {
                 // Only jars are opened for their manifest; the others are checked here.
-                fs::File::open(&source).map_err(|e| Error::read("open", &source, e))?;
+                tree.open_input(&source)
+                    .map_err(|e| Error::input("open", &source, e))?;
             }
             Ok((
                 index,
@@ -345,72 +355,38 @@ fn regroup<F>(
 }
 
 /// What a directory entry is, after following a symbolic link that stays inside the
-/// allowed roots.
+/// product tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     File,
     Dir,
     Missing,
-    Other,
+    Other(tree::Kind),
 }
 
-/// Canonical directories that symbolic links may point into.
-fn allowed_roots(layout: &Layout) -> Result<Vec<PathBuf>> {
-    let mut roots = Vec::new();
-    for dir in [&layout.home, &layout.patches, &layout.servicepacks] {
-        match fs::canonicalize(dir) {
-            Ok(path) => roots.push(path),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::read("resolve", dir, e)),
-        }
-    }
-    Ok(roots)
-}
+/// The largest `servicepack_patches.txt` read: one line for each of far more patches than
+/// a product has.
+const MAX_PATCH_LIST_BYTES: u64 = 16 << 20;
 
-/// The kind of `path`; a symbolic link is followed only when it resolves inside `roots`.
-fn resolve(path: &Path, roots: &[PathBuf]) -> Result<Kind> {
-    let meta = match fs::symlink_metadata(path) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Kind::Missing),
-        Err(e) => return Err(Error::read("inspect", path, e)),
-    };
-    let meta = if meta.file_type().is_symlink() {
-        let target = fs::canonicalize(path).map_err(|e| {
-            Error::bad_input_from(
-                path,
-                "symbolic link that cannot be resolved (dangling or a loop)",
-                "replace the link with the file it should point to",
-                e,
-            )
-        })?;
-        if !roots.iter().any(|root| target.starts_with(root)) {
-            return Err(Error::bad_input(
-                path,
-                format!(
-                    "symbolic link points outside PRODUCT_HOME (to `{}`)",
-                    target.display()
-                ),
-                "copy the file into the patch instead of linking to it",
-            ));
-        }
-        fs::metadata(&target).map_err(|e| Error::read("inspect", &target, e))?
-    } else {
-        meta
-    };
-    Ok(if meta.is_dir() {
-        Kind::Dir
-    } else if meta.is_file() {
-        Kind::File
-    } else {
-        Kind::Other
+/// The kind of `path`; a symbolic link is followed only when what it names lies inside the
+/// product tree (checked by the tree layer on the opened file).
+fn resolve(tree: &Tree, path: &Path) -> Result<Kind> {
+    let info = tree
+        .stat_input(path)
+        .map_err(|e| Error::input("inspect", path, e))?;
+    Ok(match info.map(|i| i.kind) {
+        None => Kind::Missing,
+        Some(tree::Kind::File) => Kind::File,
+        Some(tree::Kind::Dir) => Kind::Dir,
+        Some(other) => Kind::Other(other),
     })
 }
 
 /// The entries of `dir` in byte-wise name order, each with its kind. A missing
 /// directory is empty; a path that is not a directory is bad input.
-fn list_dir(dir: &Path, roots: &[PathBuf]) -> Result<Vec<(String, PathBuf, Kind)>> {
-    let reader = match fs::read_dir(dir) {
-        Ok(reader) => reader,
+fn list_dir(tree: &Tree, dir: &Path) -> Result<Vec<(String, PathBuf, Kind)>> {
+    let entries = match tree.read_dir(dir, true) {
+        Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
             return Err(Error::bad_input_from(
@@ -420,27 +396,39 @@ fn list_dir(dir: &Path, roots: &[PathBuf]) -> Result<Vec<(String, PathBuf, Kind)
                 e,
             ));
         }
-        Err(e) => return Err(Error::read("list", dir, e)),
+        Err(e) => return Err(Error::input("list", dir, e)),
     };
-    let mut names: Vec<OsString> = Vec::new();
-    for item in reader {
-        names.push(item.map_err(|e| Error::read("list", dir, e))?.file_name());
-    }
-    names.sort();
-    names
+    entries
         .into_iter()
-        .map(|name| {
-            let path = dir.join(&name);
-            let kind = resolve(&path, roots)?;
-            Ok((name.to_string_lossy().into_owned(), path, kind))
+        .map(|entry| {
+            let path = dir.join(&entry.name);
+            let kind = match entry.kind {
+                tree::Kind::File => Kind::File,
+                tree::Kind::Dir => Kind::Dir,
+                _ => resolve(tree, &path)?,
+            };
+            Ok((entry.name.to_string_lossy().into_owned(), path, kind))
         })
         .collect()
 }
 
+/// Refuses an entry's directory name (or a file name) holding a control character: it
+/// would reach patches.log, the applied lists and the terminal (SPEC §12).
+fn refuse_control(path: &Path, name: &std::ffi::OsStr, what: &str) -> Result<()> {
+    if names::has_control(name) {
+        return Err(Error::bad_input(
+            path,
+            format!("refused {what} name: it holds a control character"),
+            "rename it without control characters (newlines, escapes); nothing was changed",
+        ));
+    }
+    Ok(())
+}
+
 /// Reads `servicepack_patches.txt`: one patch name a line; blank lines and surrounding
 /// white space (CRLF included) are ignored.
-fn read_covered(list: &Path, pack: &str, roots: &[PathBuf]) -> Result<Vec<String>> {
-    if !matches!(resolve(list, roots)?, Kind::File) {
+fn read_covered(tree: &Tree, list: &Path, pack: &str) -> Result<Vec<String>> {
+    if !matches!(resolve(tree, list)?, Kind::File) {
         return Err(Error::bad_input(
             list,
             format!(
@@ -450,7 +438,10 @@ fn read_covered(list: &Path, pack: &str, roots: &[PathBuf]) -> Result<Vec<String
             "restore it from the service pack's distribution (an empty file is fine if it covers no patch)",
         ));
     }
-    let text = fs::read(list).map_err(|e| Error::read("read", list, e))?;
+    let text = tree
+        .open_input(list)
+        .and_then(|file| tree::read_file_capped(file, MAX_PATCH_LIST_BYTES))
+        .map_err(|e| Error::input("read", list, e))?;
     Ok(String::from_utf8_lossy(&text)
         .lines()
         .map(str::trim)
@@ -462,39 +453,44 @@ fn read_covered(list: &Path, pack: &str, roots: &[PathBuf]) -> Result<Vec<String
 /// Every file under an entry's bundle directory, in name order: (path relative to it,
 /// absolute path, whether it is directly inside it). Directories are walked into.
 fn list_files(
+    tree: &Tree,
     bundles: &Path,
-    roots: &[PathBuf],
     entry: &str,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<(PathBuf, PathBuf, bool)>> {
     let mut files = Vec::new();
-    // In name order. Siblings' paths share their parent's, so they compare as their names
-    // do — without parsing each name out of its path at every comparison.
-    let walker = walkdir::WalkDir::new(bundles)
-        .min_depth(1)
-        .follow_links(false)
-        .sort_by(|a, b| a.path().as_os_str().cmp(b.path().as_os_str()));
-    for item in walker {
-        let item = item.map_err(|e| {
-            let path = e.path().unwrap_or(bundles).to_path_buf();
-            match e.into_io_error() {
-                Some(io) => Error::read("read", path, io),
-                None => Error::bad_input(&path, "cannot walk directory", "check the directory"),
-            }
-        })?;
-        let path = item.path().to_path_buf();
-        let relative = path.strip_prefix(bundles).unwrap_or(&path).to_path_buf();
-        let top_level = item.depth() == 1;
+    walk_files(tree, bundles, Path::new(""), entry, warnings, &mut files)?;
+    Ok(files)
+}
+
+/// [`list_files`] for the directory `dir`, at `relative` under the bundle directory:
+/// depth first, siblings in name order.
+fn walk_files(
+    tree: &Tree,
+    dir: &Path,
+    relative: &Path,
+    entry: &str,
+    warnings: &mut Vec<String>,
+    files: &mut Vec<(PathBuf, PathBuf, bool)>,
+) -> Result<()> {
+    let top_level = relative.as_os_str().is_empty();
+    let items = tree
+        .read_dir(dir, top_level)
+        .map_err(|e| Error::input("read", dir, e))?;
+    for item in items {
+        let path = dir.join(&item.name);
+        let own = relative.join(&item.name);
+        refuse_control(&path, &item.name, "file")?;
         // A plain file or directory is what the listing says it is; only a symbolic link
         // (or something odd) is looked at again.
-        let kind = match item.file_type() {
-            t if t.is_file() => Kind::File,
-            t if t.is_dir() => Kind::Dir,
-            _ => resolve(&path, roots)?,
+        let kind = match item.kind {
+            tree::Kind::File => Kind::File,
+            tree::Kind::Dir => Kind::Dir,
+            _ => resolve(tree, &path)?,
         };
         match kind {
-            Kind::File => files.push((relative, path, top_level)),
-            Kind::Dir if item.path_is_symlink() => {
+            Kind::File => files.push((own, path, top_level)),
+            Kind::Dir if item.kind == tree::Kind::Link => {
                 return Err(Error::bad_input(
                     &path,
                     "symbolic link to a directory inside a patch",
@@ -506,20 +502,25 @@ fn list_files(
                     warnings.push(format!(
                         "{entry} holds the directory `{}`: carbon-patch copies and verifies it file by file, \
                          but the server's own patch verification cannot hash directories",
-                        relative.display()
+                        own.display()
                     ));
                 }
+                walk_files(tree, &path, &own, entry, warnings, files)?;
             }
-            Kind::Missing | Kind::Other => {
+            Kind::Missing | Kind::Other(_) => {
+                let what = match kind {
+                    Kind::Other(other) => other.describe(),
+                    _ => "gone while listed",
+                };
                 return Err(Error::bad_input(
                     &path,
-                    "not a regular file or directory",
-                    "remove it from the patch",
+                    format!("not a regular file or directory (it is {what})"),
+                    "remove it from the patch; nothing was changed",
                 ));
             }
         }
     }
-    Ok(files)
+    Ok(())
 }
 
 /// Two files of one entry landing on one name would make the result depend on copy order.

@@ -11,11 +11,15 @@ use crate::exit_codes;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The product home has no `repository/components/plugins`.
-    #[error("`{}` is not a Carbon product: `{}` is not a directory", home.display(), plugins.display())]
+    #[error(
+        "`{}` is not a Carbon product: `{}` is not a directory",
+        crate::names::Shown::path(home),
+        crate::names::Shown::path(plugins)
+    )]
     NotCarbonProduct { home: PathBuf, plugins: PathBuf },
 
     /// Input that carbon-patch refuses (corrupt jar, refused bundle name, ...): nothing was changed.
-    #[error("{message}: `{}`", path.display())]
+    #[error("{message}: `{}`", crate::names::Shown::path(path))]
     BadInput {
         path: PathBuf,
         message: String,
@@ -25,7 +29,7 @@ pub enum Error {
     },
 
     /// Reading the tree failed; nothing was changed.
-    #[error("failed to {action} `{}`", path.display())]
+    #[error("failed to {action} `{}`", crate::names::Shown::path(path))]
     Read {
         action: &'static str,
         path: PathBuf,
@@ -34,7 +38,7 @@ pub enum Error {
     },
 
     /// A write failed; every file is whole (old or new), and a re-run finishes the job.
-    #[error("failed to {action} `{}`", path.display())]
+    #[error("failed to {action} `{}`", crate::names::Shown::path(path))]
     Write {
         action: &'static str,
         path: PathBuf,
@@ -46,16 +50,30 @@ pub enum Error {
     #[error(
         "another carbon-patch{} holds the lock `{}`",
         holder.map(|pid| format!(" (pid {pid})")).unwrap_or_default(),
-        path.display()
+        crate::names::Shown::path(path)
     )]
     Locked { path: PathBuf, holder: Option<u32> },
 
     /// The server named in `wso2carbon.pid` is running.
-    #[error("the server is running (pid {pid} in `{}`)", path.display())]
+    #[error(
+        "the server is running (pid {pid} in `{}`)",
+        crate::names::Shown::path(path)
+    )]
     ServerRunning { path: PathBuf, pid: u32 },
 
+    /// The server guard cannot tell whether the server is running (SPEC §12: it fails
+    /// closed): the pid file is not a regular file, cannot be read, or holds no pid.
+    #[error(
+        "cannot tell whether the server is running: `{}` {why}",
+        crate::names::Shown::path(path)
+    )]
+    ServerUnknown { path: PathBuf, why: String },
+
     /// Rollback without a backup.
-    #[error("there is no backup to roll back to: `{}` does not exist", path.display())]
+    #[error(
+        "there is no backup to roll back to: `{}` does not exist",
+        crate::names::Shown::path(path)
+    )]
     NoBackup { path: PathBuf },
 }
 
@@ -69,7 +87,8 @@ impl Error {
             Error::Read { .. }
             | Error::Write { .. }
             | Error::Locked { .. }
-            | Error::ServerRunning { .. } => exit_codes::CANNOT_RUN,
+            | Error::ServerRunning { .. }
+            | Error::ServerUnknown { .. } => exit_codes::CANNOT_RUN,
         }
     }
 
@@ -89,6 +108,10 @@ impl Error {
             Error::Locked { .. } => "wait for the other run to finish, then run again",
             Error::ServerRunning { .. } => {
                 "stop the server first (or pass --force if the pid file is wrong)"
+            }
+            Error::ServerUnknown { .. } => {
+                "stop the server and remove or repair the pid file (a running server writes its pid there), \
+                 or pass --force if you know the server is stopped; nothing was changed"
             }
             Error::NoBackup { .. } => {
                 "nothing was patched by carbon-patch or the server, so there is nothing to undo"
@@ -122,6 +145,31 @@ impl Error {
             message: message.into(),
             hint: hint.into(),
             source: Some(Box::new(source)),
+        }
+    }
+
+    /// What the tree layer refused at `path` (a link where none is followed, a special
+    /// file, a link out of PRODUCT_HOME), as bad input: found while reading, before any write.
+    pub fn refused(path: impl Into<PathBuf>, cause: &io::Error) -> Self {
+        let why = crate::tree::refusal(cause)
+            .map(ToString::to_string)
+            .unwrap_or_else(|| cause.to_string());
+        Error::bad_input(
+            path,
+            format!("refused: {why}"),
+            "replace it with a regular file or directory (carbon-patch runs with privileges and \
+             never follows a link where it writes, nor reads a FIFO, socket or device), then run again; \
+             nothing was changed",
+        )
+    }
+
+    /// A failed read of `path` while planning: what the tree layer refused is bad input
+    /// ([`Error::refused`]), any other failure an I/O error.
+    pub fn input(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        if crate::tree::refusal(&source).is_some() {
+            Error::refused(path, &source)
+        } else {
+            Error::read(action, path, source)
         }
     }
 

@@ -13,16 +13,16 @@ mod steps;
 pub use backup::{PartialBackup, copy_backup, discard_partial_backup};
 pub use executor::{Done, Executor};
 
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::journal::Journal;
 use crate::layout::{self, Layout};
 use crate::metadata;
+use crate::tree::Tree;
 
-use steps::{sync_dir, sync_file, sync_parent};
+use steps::{sync_dir, sync_parent};
 
 /// Locks a mutex; a poisoned one only means another writer thread panicked, and the set
 /// or path inside is still whole.
@@ -30,45 +30,45 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The temporary name beside `target` that a write goes to before its rename.
-fn temp_beside(target: &Path) -> PathBuf {
-    let mut name = std::ffi::OsString::from(layout::TEMP_PREFIX);
-    name.push(target.file_name().unwrap_or_default());
-    target.with_file_name(name)
-}
-
 /// Atomically writes `bytes` to `path` unless it already holds exactly them. Returns
 /// whether it wrote.
-pub fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool> {
-    if fs::read(path).is_ok_and(|current| current == bytes) {
+pub fn write_if_changed(tree: &Tree, path: &Path, bytes: &[u8]) -> Result<bool> {
+    // Read no more than the new content: a larger file differs anyway.
+    if tree
+        .read_capped(path, bytes.len() as u64)
+        .is_ok_and(|current| current.is_some_and(|c| c == bytes))
+    {
         return Ok(false);
     }
     let parent = path.parent().unwrap_or(Path::new("."));
-    steps::create_dir_all(parent)?;
-    let temp = temp_beside(path);
-    let result = steps::write(&temp, bytes)
-        .and_then(|()| sync_file(&temp))
-        .and_then(|()| steps::rename(&temp, path, "rename into"));
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
+    steps::create_dir_all(tree, parent)?;
+    let temp = steps::write_temp(tree, parent, bytes)?;
+    if let Err(e) = steps::rename(tree, &temp, path, "rename into") {
+        let _ = tree.remove_file(&temp);
+        return Err(e);
     }
-    result?;
-    sync_dir(parent)?;
+    sync_dir(tree, parent)?;
     Ok(true)
 }
 
 /// Records `journal` before the first write of an operation.
 pub fn begin(layout: &Layout, journal: &Journal) -> Result<()> {
-    write_if_changed(&layout.journal, &metadata::render_json(journal)).map(drop)
+    write_if_changed(
+        &layout.tree,
+        &layout.journal,
+        &metadata::render_json(journal),
+    )
+    .map(drop)
 }
 
 /// Removes the journal once the operation's metadata is recorded; the operation is done.
 pub fn end(layout: &Layout) -> Result<()> {
-    if fs::symlink_metadata(&layout.journal).is_err() {
+    let tree = &layout.tree;
+    if !tree.lstat(&layout.journal).is_ok_and(|i| i.is_some()) {
         return Ok(());
     }
-    steps::remove_file(&layout.journal)?;
-    sync_parent(&layout.journal)
+    steps::remove_file(tree, &layout.journal)?;
+    sync_parent(tree, &layout.journal)
 }
 
 /// Moves each `(dir, hidden)` directory to `<hidden>/<name>` (or `<name>~2`, `~3`, ... when
@@ -77,38 +77,82 @@ pub fn end(layout: &Layout) -> Result<()> {
 /// move (two flushes of the same directory for every one of 40 patches were a fifth of a
 /// small product's rollback).
 pub fn hide_dirs<'a>(
+    tree: &Tree,
     moves: impl IntoIterator<Item = (&'a Path, PathBuf)>,
     mut moved: impl FnMut(&Path, &Path),
 ) -> Result<()> {
     let mut to_flush = std::collections::BTreeSet::new();
     for (dir, hidden) in moves {
-        steps::create_dir_all(&hidden)?;
+        steps::create_dir_all(tree, &hidden)?;
         let name = dir.file_name().unwrap_or_default();
         let mut dest = hidden.join(name);
         let mut n = 1;
-        while fs::symlink_metadata(&dest).is_ok() {
+        while !tree.lstat(&dest).is_ok_and(|i| i.is_none()) {
             n += 1;
             let mut numbered = name.to_os_string();
             numbered.push(format!("~{n}"));
             dest = hidden.join(numbered);
         }
-        steps::rename(dir, &dest, "move")?;
+        steps::rename(tree, dir, &dest, "move")?;
         moved(dir, &dest);
         // As `sync_parent`: a path without a parent has no directory entry to flush.
         to_flush.extend(dir.parent().map(Path::to_path_buf));
         to_flush.insert(hidden);
     }
-    to_flush.iter().try_for_each(|dir| sync_dir(dir))
+    to_flush.iter().try_for_each(|dir| sync_dir(tree, dir))
 }
 
-/// Removes carbon-patch's own temporary files left by an interrupted run: those found in
-/// plugins, and any beside a metadata file.
-pub fn remove_leftovers(layout: &Layout, in_plugins: &[PathBuf]) -> Result<()> {
-    for leftover in in_plugins {
-        steps::remove_file(&layout.plugins.join(leftover))?;
+/// Clears what an interrupted run may have left: the temporary files in plugins of the
+/// runs that `interrupted` records (it and the interrupted runs before it) are removed; any other file in plugins whose name
+/// carries the temporary prefix is moved into the archive (it may be somebody else's, so
+/// it is not deleted); carbon-patch's own temporary files in the metadata dirs are
+/// removed. Returns where the archived ones went.
+pub fn clear_leftovers(
+    layout: &Layout,
+    in_plugins: &[PathBuf],
+    interrupted: Option<&Journal>,
+) -> Result<Option<PathBuf>> {
+    let tree = &layout.tree;
+    let ours = |leftover: &&PathBuf| {
+        let pid = leftover.file_name().and_then(crate::tree::temp_pid);
+        pid.is_some_and(|pid| interrupted.is_some_and(|j| j.pids().any(|p| p == pid)))
+    };
+    let (own, foreign): (Vec<&PathBuf>, Vec<&PathBuf>) = in_plugins.iter().partition(ours);
+    for leftover in &own {
+        let path = layout.plugins.join(leftover);
+        steps::remove_file(tree, &path)?;
     }
-    for file in layout.metadata_files() {
-        steps::remove_file(&temp_beside(file))?;
+    let mut archived_to = None;
+    if !foreign.is_empty() {
+        let dir = executor::new_numbered_dir(tree, &layout.archive, "leftovers")?;
+        for leftover in foreign {
+            let from = layout.plugins.join(leftover);
+            let to = dir.join(leftover);
+            if let Some(parent) = to.parent() {
+                steps::create_dir_all(tree, parent)?;
+            }
+            steps::rename(tree, &from, &to, "move")?;
+            sync_parent(tree, &from)?;
+        }
+        sync_dir(tree, &dir)?;
+        archived_to = Some(dir);
     }
-    Ok(())
+    let dirs: std::collections::BTreeSet<&Path> = layout
+        .metadata_files()
+        .iter()
+        .filter_map(|file| file.parent())
+        .collect();
+    for dir in dirs {
+        let own = match tree.read_dir(dir, false) {
+            Ok(entries) => entries,
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => Vec::new(),
+            Err(e) => return Err(Error::read("list", dir, e)),
+        };
+        for entry in own {
+            if layout::is_temp_name(&entry.name) {
+                steps::remove_file(tree, &dir.join(&entry.name))?;
+            }
+        }
+    }
+    Ok(archived_to)
 }

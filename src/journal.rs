@@ -43,6 +43,10 @@ pub struct Journal {
     pub operation: Operation,
     /// The process that ran it.
     pub pid: u32,
+    /// The processes of the interrupted operations it took over, latest first: their
+    /// temporary files are carbon-patch's own too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_pids: Vec<u32>,
     /// When it started, in the log's time format (for the operator only).
     pub started: String,
     /// Target (see [`metadata::encode_path`]) → what the operation may place there.
@@ -68,9 +72,18 @@ impl Journal {
             schema_version: STATE_SCHEMA_VERSION,
             operation,
             pid: std::process::id(),
+            earlier_pids: earlier
+                .map(|j| j.pids().take(64).collect())
+                .unwrap_or_default(),
             started: crate::log::now(),
             placing: all,
         }
+    }
+
+    /// The processes whose temporary files this journal vouches for: its own, then those
+    /// of the operations it took over.
+    pub fn pids(&self) -> impl Iterator<Item = u32> + '_ {
+        std::iter::once(self.pid).chain(self.earlier_pids.iter().copied())
     }
 
     /// The targets the journal names, as paths.

@@ -2,8 +2,10 @@
 //! Every path the tool reads or writes is decided here.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::tree::{Kind, Tree};
 
 /// Name of the backup directory inside patches.
 pub const BACKUP_NAME: &str = "patch0000";
@@ -20,9 +22,12 @@ pub const TEMP_PREFIX: &str = ".carbon-patch-tmp.";
 /// Hidden directory (ignored by the runtime) that rolled-back patches and service packs move to.
 pub const ROLLED_BACK_DIR: &str = ".rolled-back";
 
-/// The paths of one product home, with the overrides applied.
+/// The paths of one product home, with the overrides applied, and the open tree every
+/// one of them is reached through.
 #[derive(Debug, Clone)]
 pub struct Layout {
+    /// The product tree, opened once: the only way to any of the paths below.
+    pub tree: Arc<Tree>,
     /// PRODUCT_HOME.
     pub home: PathBuf,
     /// `repository/components/plugins`: where bundles are loaded from.
@@ -63,24 +68,35 @@ pub struct Layout {
 
 impl Layout {
     /// The layout of `home`, with optional overrides for patches and service packs.
-    /// Fails when `home` is not a Carbon product (no plugins directory).
+    /// Fails when `home` is not a Carbon product (no plugins directory), or when plugins
+    /// is reached through a symbolic link.
     pub fn new(home: &Path, patches: Option<&Path>, servicepacks: Option<&Path>) -> Result<Self> {
         let components = home.join("repository").join("components");
         let plugins = components.join("plugins");
-        match std::fs::metadata(&plugins) {
-            Ok(meta) if meta.is_dir() => {}
-            _ => {
-                return Err(Error::NotCarbonProduct {
-                    home: home.to_path_buf(),
-                    plugins,
-                });
-            }
-        }
+        let not_carbon = || Error::NotCarbonProduct {
+            home: home.to_path_buf(),
+            plugins: plugins.clone(),
+        };
         let patches = patches.map_or_else(|| components.join("patches"), Path::to_path_buf);
         let servicepacks =
             servicepacks.map_or_else(|| components.join("servicepacks"), Path::to_path_buf);
+        let tree = Tree::open(home, &[&patches, &servicepacks]).map_err(|_| not_carbon())?;
+        match tree.lstat(&plugins) {
+            Ok(Some(info)) if info.is_dir() => {}
+            Ok(Some(info)) if info.kind == Kind::Link => {
+                return Err(Error::refused(
+                    &plugins,
+                    &std::io::Error::from_raw_os_error(libc::ELOOP),
+                ));
+            }
+            Err(e) if crate::tree::refusal(&e).is_some() => {
+                return Err(Error::refused(&plugins, &e));
+            }
+            _ => return Err(not_carbon()),
+        }
         let metadata = patches.join(".metadata");
         Ok(Layout {
+            tree: Arc::new(tree),
             home: home.to_path_buf(),
             backup: patches.join(BACKUP_NAME),
             backup_partial: patches.join(format!(".{BACKUP_NAME}.partial")),
@@ -119,9 +135,10 @@ impl Layout {
         ]
     }
 
-    /// `path` relative to the product home when it lies inside it, for messages.
-    pub fn display<'a>(&self, path: &'a Path) -> std::path::Display<'a> {
-        path.strip_prefix(&self.home).unwrap_or(path).display()
+    /// `path` relative to the product home when it lies inside it, for messages (escaped:
+    /// no control character reaches the terminal).
+    pub fn display<'a>(&self, path: &'a Path) -> crate::names::Shown<'a> {
+        crate::names::Shown::path(path.strip_prefix(&self.home).unwrap_or(path))
     }
 }
 

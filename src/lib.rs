@@ -21,10 +21,12 @@ pub mod layout;
 pub mod log;
 pub mod manifest;
 pub mod metadata;
+pub mod names;
 pub mod plan;
 pub mod progress;
 pub mod report;
 pub mod survey;
+pub mod tree;
 
 use std::io::{IsTerminal, Write};
 

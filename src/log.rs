@@ -1,9 +1,11 @@
 //! `repository/logs/patches.log` (SPEC §10): lines in the runtime's log4j layout
 //! `[%d] %5p {%c} - %x %m%n`, collected during a run and appended (and flushed) at its end.
 
-use std::fs::OpenOptions;
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
+
+use crate::tree::Tree;
 
 /// The logger category the runtime writes its patch events under.
 pub const RUNTIME_CATEGORY: &str = "org.wso2.carbon.server.util.PatchUtils";
@@ -55,19 +57,31 @@ impl PatchLog {
         self.lines.is_empty()
     }
 
-    /// Appends every line to the log at `path` (creating it and its directory), then
-    /// flushes it to disk.
-    pub fn append_to(&mut self, path: &Path) -> std::io::Result<()> {
+    /// Appends every line to the log at `path` (creating it and its directory; never
+    /// through a link), then flushes it to disk. The lines go in one append; a log whose
+    /// last line has no line end gets one first, so no line is glued to another. Should the
+    /// append fail part-way (a full disk), the log is cut back to where it was: whole lines
+    /// or none.
+    pub fn append_to(&mut self, tree: &Tree, path: &Path) -> std::io::Result<()> {
         if self.lines.is_empty() {
             return Ok(());
         }
         crate::fault::step()?;
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+            tree.create_dir_all(dir)?;
         }
-        let mut file = OpenOptions::new().create(true).append(true).open(path)?;
-        file.write_all(self.lines.concat().as_bytes())?;
-        file.sync_data()?;
+        let mut file = tree.open_append(path)?;
+        let before = file.metadata()?.len();
+        let mut bytes = Vec::with_capacity(self.lines.iter().map(String::len).sum::<usize>() + 1);
+        let mut last = [0u8];
+        if before > 0 && file.read_exact_at(&mut last, before - 1).is_ok() && last[0] != b'\n' {
+            bytes.push(b'\n');
+        }
+        bytes.extend(self.lines.iter().flat_map(|line| line.as_bytes()));
+        if let Err(e) = file.write_all(&bytes).and_then(|()| file.sync_data()) {
+            let _ = file.set_len(before);
+            return Err(e);
+        }
         self.lines.clear();
         Ok(())
     }
@@ -109,12 +123,13 @@ mod tests {
     #[test]
     fn appends_and_keeps_earlier_lines() {
         let dir = tempfile::tempdir().unwrap();
+        let tree = Tree::open(dir.path(), &[]).unwrap();
         let path = dir.path().join("logs/patches.log");
         let mut log = PatchLog::default();
         log.runtime(Level::Info, "one");
-        log.append_to(&path).unwrap();
+        log.append_to(&tree, &path).unwrap();
         log.own(Level::Warn, "two");
-        log.append_to(&path).unwrap();
+        log.append_to(&tree, &path).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2);

@@ -2,11 +2,11 @@
 //! section with JAR rules, and the one rule that decides the name a file lands under.
 
 use std::ffi::{OsStr, OsString};
-use std::fs::File;
 use std::io::{Read, Seek};
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::tree::Tree;
 
 /// The largest manifest carbon-patch reads. Real OSGi manifests are a few KB to a few
 /// hundred KB; anything bigger is refused so a hostile jar cannot exhaust memory.
@@ -87,6 +87,9 @@ pub fn bundle_file_name(headers: &Headers) -> Option<String> {
     Some(format!("{symbolic}_{}.jar", version.trim()))
 }
 
+/// The longest file name Linux filesystems take, in bytes.
+const NAME_MAX: usize = 255;
+
 /// Why a target name is refused, if it is (SPEC §4, §12): a name must stay one plain
 /// component inside plugins.
 pub fn refusal(name: &OsStr) -> Option<&'static str> {
@@ -105,6 +108,10 @@ pub fn refusal(name: &OsStr) -> Option<&'static str> {
             .is_some_and(|s| s.chars().any(char::is_control))
     {
         Some("the name holds a control character")
+    } else if crate::names::is_reserved(name) {
+        Some("the name starts with carbon-patch's reserved prefix for its temporary files")
+    } else if bytes.len() > NAME_MAX {
+        Some("the name is longer than the 255 bytes a file name can have")
     } else {
         None
     }
@@ -117,9 +124,9 @@ pub fn is_jar(file_name: &OsStr) -> bool {
 
 /// The name `path` lands under in plugins: its bundle name when it is a jar with both
 /// OSGi headers, else its own file name. Refused names and unreadable jars are errors.
-pub fn target_name(path: &Path, file_name: &OsStr) -> Result<OsString> {
+pub fn target_name(tree: &Tree, path: &Path, file_name: &OsStr) -> Result<OsString> {
     let manifest = if is_jar(file_name) {
-        read_manifest(path)?
+        read_manifest(tree, path)?
     } else {
         None
     };
@@ -169,8 +176,10 @@ pub fn check_nested_path(source: &Path, relative: &Path) -> Result<()> {
 
 /// Reads the manifest of the jar at `path`: `None` when the jar has none. A file that is
 /// not a readable zip, or a manifest larger than [`MAX_MANIFEST_BYTES`], is bad input.
-pub fn read_manifest(path: &Path) -> Result<Option<Vec<u8>>> {
-    let file = File::open(path).map_err(|e| Error::read("open", path, e))?;
+pub fn read_manifest(tree: &Tree, path: &Path) -> Result<Option<Vec<u8>>> {
+    let file = tree
+        .open_input(path)
+        .map_err(|e| Error::input("open", path, e))?;
     manifest_of(file, path)
 }
 

@@ -3,7 +3,6 @@
 //! like discovery: [`examine`] finds everything but the digests (and all bad input),
 //! [`Survey::finish`] reads the digests.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -15,6 +14,11 @@ use crate::journal::Journal;
 use crate::layout::{self, Layout};
 use crate::metadata::{self, BackupManifest, State};
 use crate::plan::{Listing, Observed, Present, Purpose, Recorded, Target, Tree, digests_needed};
+use crate::tree::{self, Dir, Kind};
+
+/// The largest metadata file read (applied lists, jar list, state, journal, backup
+/// manifest): far more than any product's, and a bound on what a planted file can cost.
+pub const MAX_METADATA_BYTES: u64 = 64 << 20;
 
 /// What was read from one product home; its entries' files are [`Listed`] until
 /// [`Survey::finish`] hashes them.
@@ -49,13 +53,16 @@ pub fn survey(layout: &Layout, use_cache: bool, purpose: Purpose) -> Result<Surv
 /// name and size in plugins and the backup, and the metadata. Finds all bad input.
 #[tracing::instrument(level = "debug", skip_all)]
 pub fn examine(layout: &Layout, use_cache: bool) -> Result<Survey<Listed>> {
-    let cache = DigestCache::load(&layout.digests, use_cache);
+    let cache = DigestCache::load(layout.tree.clone(), &layout.digests, use_cache);
     let mut discovery = discover::list(layout, &cache)?;
     let mut metadata_problems = Vec::new();
     let recorded = read_recorded(layout, &mut metadata_problems)?;
 
     // Plugins and the backup are listed side by side; their errors are told in this order.
-    let (plugins, backup) = rayon::join(|| list_tree(&layout.plugins), || list_backup(layout));
+    let (plugins, backup) = rayon::join(
+        || list_tree(layout, &layout.plugins),
+        || list_backup(layout),
+    );
     let (plugins, leftovers) = plugins?;
     let (backup, backup_problems, rebuilt_backup_manifest) = backup?;
     let warnings = std::mem::take(&mut discovery.warnings);
@@ -136,73 +143,115 @@ impl Survey {
 type CheckedBackup = (Option<Listing>, Vec<String>, Option<BackupManifest>);
 
 fn list_backup(layout: &Layout) -> Result<CheckedBackup> {
-    if !is_dir(&layout.backup)? {
+    if !is_dir(layout, &layout.backup)? {
         return Ok((None, Vec::new(), None));
     }
-    let (files, _) = list_tree(&layout.backup)?;
+    let (files, _) = list_tree(layout, &layout.backup)?;
     let (problems, rebuilt) = check_backup(layout, &files)?;
     Ok((Some(files), problems, rebuilt))
 }
 
-fn is_dir(path: &Path) -> Result<bool> {
-    match fs::metadata(path) {
-        Ok(meta) => Ok(meta.is_dir()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(Error::read("inspect", path, e)),
+fn is_dir(layout: &Layout, path: &Path) -> Result<bool> {
+    match layout.tree.lstat(path) {
+        Ok(Some(info)) if info.kind == Kind::Link => Err(Error::refused(
+            path,
+            &std::io::Error::from_raw_os_error(libc::ELOOP),
+        )),
+        Ok(info) => Ok(info.is_some_and(|i| i.is_dir())),
+        Err(e) => Err(Error::input("inspect", path, e)),
     }
 }
 
-/// Every file under `root` (relative path → size), and carbon-patch's own temporary files
-/// found there. Directories are walked; symbolic links count as the file they name.
-fn list_tree(root: &Path) -> Result<(Listing, Vec<PathBuf>)> {
+/// Every file under `root` (relative path → size), and the files there whose names carry
+/// carbon-patch's temporary prefix. Directories are walked; a symbolic link counts as the
+/// file it names, which must lie inside the product tree; anything but regular files,
+/// directories and such links (a FIFO, a device, a socket) is bad input.
+fn list_tree(layout: &Layout, root: &Path) -> Result<(Listing, Vec<PathBuf>)> {
     let mut files = Vec::new();
     let mut leftovers = Vec::new();
-    list_dir(root, None, &mut files, &mut leftovers)?;
+    let dir = layout
+        .tree
+        .dir(root, false)
+        .map_err(|e| Error::input("list", root, e))?;
+    list_dir(layout, &dir, None, &mut files, &mut leftovers)?;
     leftovers.sort();
     Ok((files.into_iter().collect(), leftovers))
 }
 
 /// Adds the files under `dir` (at `relative` under the root; `None`: the root itself) to
-/// `files` and `leftovers`. Each file is looked at relative to its open directory (std's
-/// `DirEntry::metadata` is a `statx` on the directory's descriptor), not by its whole path,
-/// which the kernel would walk again from `/`, component by component, for every file.
+/// `files` and `leftovers`. Each file is looked at relative to its open directory, not by
+/// its whole path, which the kernel would walk again, component by component, for every
+/// file.
 fn list_dir(
-    dir: &Path,
+    layout: &Layout,
+    dir: &Dir,
     relative: Option<&Path>,
     files: &mut Vec<(Target, Present)>,
     leftovers: &mut Vec<PathBuf>,
 ) -> Result<()> {
-    let unreadable = |path: &Path, e| Error::read("list", path, e);
-    for item in fs::read_dir(dir).map_err(|e| unreadable(dir, e))? {
-        let item = item.map_err(|e| unreadable(dir, e))?;
-        let name = item.file_name();
-        let kind = item.file_type().map_err(|e| unreadable(&item.path(), e))?;
+    let unreadable = |path: &Path, e| Error::input("list", path, e);
+    for item in dir.entries().map_err(|e| unreadable(dir.path(), e))? {
+        let name = item.name;
         // Nearly every file sits right under the root: its name is the relative path.
         let path = match relative {
             None => PathBuf::from(&name),
             Some(parent) => parent.join(&name),
         };
-        if kind.is_dir() {
-            list_dir(&item.path(), Some(&path), files, leftovers)?;
-        } else if layout::is_temp_name(&name) {
-            leftovers.push(path);
-        } else {
-            let meta = if kind.is_symlink() {
-                fs::metadata(item.path())
-            } else {
-                item.metadata()
-            };
-            let size = meta.map(|m| m.len()).unwrap_or(0);
-            files.push((Target::from(path), Present { size, md5: None }));
+        let full = || dir.path().join(&name);
+        match item.kind {
+            Kind::Dir => {
+                let sub = dir.open_dir(&name).map_err(|e| unreadable(&full(), e))?;
+                list_dir(layout, &sub, Some(&path), files, leftovers)?;
+            }
+            _ if layout::is_temp_name(&name) => leftovers.push(path),
+            Kind::File => {
+                let size = dir.stat(&name).map_err(|e| unreadable(&full(), e))?.size;
+                files.push((Target::from(path), Present { size, md5: None }));
+            }
+            Kind::Link => {
+                let full = full();
+                let info = layout
+                    .tree
+                    .stat_input(&full)
+                    .map_err(|e| Error::input("inspect", &full, e))?;
+                match info {
+                    Some(info) if info.is_file() => {
+                        files.push((
+                            Target::from(path),
+                            Present {
+                                size: info.size,
+                                md5: None,
+                            },
+                        ));
+                    }
+                    Some(info) => return Err(not_a_file(&full, info.kind)),
+                    None => {
+                        return Err(Error::bad_input(
+                            &full,
+                            "symbolic link that cannot be resolved (dangling or a loop)",
+                            "replace the link with the file it should point to, or remove it; nothing was changed",
+                        ));
+                    }
+                }
+            }
+            other => return Err(not_a_file(&full(), other)),
         }
     }
     Ok(())
 }
 
+/// Bad input: `path` (in plugins or the backup) is neither a regular file nor a directory.
+fn not_a_file(path: &Path, kind: Kind) -> Error {
+    Error::refused(
+        path,
+        &std::io::Error::new(std::io::ErrorKind::InvalidInput, tree::Refused::Kind(kind)),
+    )
+}
+
 /// Compares the backup with the manifest carbon-patch wrote when it made it.
 /// Also returns, when the manifest is damaged, a new one made from the backup as it is.
 fn check_backup(layout: &Layout, files: &Listing) -> Result<(Vec<String>, Option<BackupManifest>)> {
-    let Some(bytes) = read_optional(&layout.backup_manifest)? else {
+    let Some(bytes) = read_optional(layout, &layout.backup_manifest)? else {
         return Ok((Vec::new(), None));
     };
     let Some(manifest) = metadata::parse_json::<BackupManifest>(&bytes) else {
@@ -243,9 +292,9 @@ fn check_backup(layout: &Layout, files: &Listing) -> Result<(Vec<String>, Option
 /// Reads the metadata files; damaged content is reported in `problems` and ignored.
 fn read_recorded(layout: &Layout, problems: &mut Vec<String>) -> Result<Recorded> {
     let applied = |path: &Path| -> Result<Option<Vec<String>>> {
-        Ok(read_optional(path)?.map(|b| metadata::parse_applied_list(&b)))
+        Ok(read_optional(layout, path)?.map(|b| metadata::parse_applied_list(&b)))
     };
-    let jars = read_optional(&layout.jar_list)?.map(|b| metadata::parse_jar_list(&b));
+    let jars = read_optional(layout, &layout.jar_list)?.map(|b| metadata::parse_jar_list(&b));
     if let Some(list) = &jars {
         for line in &list.damaged {
             problems.push(format!(
@@ -254,7 +303,7 @@ fn read_recorded(layout: &Layout, problems: &mut Vec<String>) -> Result<Recorded
             ));
         }
     }
-    let state = match read_optional(&layout.state)? {
+    let state = match read_optional(layout, &layout.state)? {
         Some(bytes) => {
             let state = metadata::parse_json::<State>(&bytes);
             if state.is_none() {
@@ -264,7 +313,7 @@ fn read_recorded(layout: &Layout, problems: &mut Vec<String>) -> Result<Recorded
         }
         None => None,
     };
-    let journal = match read_optional(&layout.journal)? {
+    let journal = match read_optional(layout, &layout.journal)? {
         Some(bytes) => {
             let journal = metadata::parse_json::<Journal>(&bytes);
             if journal.is_none() {
@@ -286,20 +335,14 @@ fn read_recorded(layout: &Layout, problems: &mut Vec<String>) -> Result<Recorded
     })
 }
 
-/// The content of a file, or `None` when it does not exist.
-pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
-    match fs::read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        // A parent that is a file (a `patches` path that is not a directory) means the file
-        // does not exist; discovery reports the bad parent itself, as bad input.
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
-            ) =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(Error::read("read", path, e)),
-    }
+/// The content of one of carbon-patch's own files, or `None` when it does not exist. A
+/// link, a FIFO or device, or a file larger than [`MAX_METADATA_BYTES`] there is bad
+/// input: read through no link, without blocking, never whole past the cap.
+pub fn read_optional(layout: &Layout, path: &Path) -> Result<Option<Vec<u8>>> {
+    // A parent that is a file (a `patches` path that is not a directory) means the file
+    // does not exist; discovery reports the bad parent itself, as bad input.
+    layout
+        .tree
+        .read_capped(path, MAX_METADATA_BYTES)
+        .map_err(|e| Error::input("read", path, e))
 }

@@ -32,7 +32,7 @@ pub fn run(config: &Config) -> Result<Output> {
         && examined.observed.recorded.journal.is_none();
     let (mut survey, mut locked, early_backup) = if early {
         refuse_backup_of_patched_plugins(&layout, &examined, true)?;
-        guard::check_writable(&[&layout.plugins, &layout.patches])?;
+        guard::check_writable(&layout)?;
         let (guard, warning, changed) = super::lock(config, &layout, &before)?;
         if changed {
             let survey = super::resurvey(config, &layout)?;
@@ -77,9 +77,7 @@ pub fn run(config: &Config) -> Result<Output> {
             guard
         }
         None => {
-            if plan.writes_plugins() {
-                guard::check_writable(&[&layout.plugins, &layout.patches])?;
-            }
+            guard::check_writable(&layout)?;
             let (guard, warning, fresh) = super::guard(config, &layout, &before)?;
             warnings.extend(warning);
             if let Some(fresh) = fresh {
@@ -200,7 +198,19 @@ fn carry_out(
         let journal = Journal::begin(Operation::Apply, placing, recorded.journal.as_ref());
         execute::begin(layout, &journal)?;
     }
-    execute::remove_leftovers(layout, &survey.leftovers)?;
+    if let Some(to) = execute::clear_leftovers(
+        layout,
+        &survey.leftovers,
+        survey.observed.recorded.journal.as_ref(),
+    )? {
+        log.own(
+            Level::Warn,
+            format!(
+                "Archived leftover temporary files from plugins to {}",
+                layout.display(&to)
+            ),
+        );
+    }
     let partial = match early_backup {
         Some(copied) => Some(copied),
         None if plan.create_backup => Some(execute::copy_backup(layout)?),

@@ -35,7 +35,7 @@ fn fingerprint(layout: &Layout) -> Result<Fingerprint> {
             .metadata_files()
             .iter()
             .filter(|p| **p != &layout.digests)
-            .map(|p| read_optional(p))
+            .map(|p| read_optional(layout, p))
             .collect::<Result<_>>()?,
     ))
 }
@@ -99,7 +99,7 @@ pub fn lock(
     layout: &Layout,
     before: &Fingerprint,
 ) -> Result<(Guard, Option<String>, bool)> {
-    let (guard, warning) = guard::acquire(layout, config.force)?;
+    let (guard, warning) = guard::acquire(layout, config.force, config.wait)?;
     let changed = fingerprint(layout)? != *before;
     Ok((guard, warning, changed))
 }
@@ -132,7 +132,7 @@ pub fn logged<T>(
         );
     }
     let appended = log
-        .append_to(&layout.log)
+        .append_to(&layout.tree, &layout.log)
         .map_err(|e| Error::write("append to", &layout.log, e));
     let value = result?;
     appended?;
@@ -176,14 +176,18 @@ pub fn record(
     };
     let mut wrote = false;
     if let Some(manifest) = backup {
-        wrote |=
-            execute::write_if_changed(&layout.backup_manifest, &metadata::render_json(manifest))?;
+        wrote |= execute::write_if_changed(
+            &layout.tree,
+            &layout.backup_manifest,
+            &metadata::render_json(manifest),
+        )?;
     }
-    wrote |= execute::write_if_changed(&layout.jar_list, &jars)?;
-    wrote |= execute::write_if_changed(&layout.applied_list_44, &applied)?;
-    wrote |= execute::write_if_changed(&layout.applied_list_42, &applied)?;
-    wrote |= execute::write_if_changed(&layout.state, &metadata::render_json(&state))?;
+    wrote |= execute::write_if_changed(&layout.tree, &layout.jar_list, &jars)?;
+    wrote |= execute::write_if_changed(&layout.tree, &layout.applied_list_44, &applied)?;
+    wrote |= execute::write_if_changed(&layout.tree, &layout.applied_list_42, &applied)?;
+    wrote |=
+        execute::write_if_changed(&layout.tree, &layout.state, &metadata::render_json(&state))?;
     cache.settle(cache_scope);
-    wrote |= execute::write_if_changed(&layout.digests, &cache.render(cache_scope))?;
+    wrote |= execute::write_if_changed(&layout.tree, &layout.digests, &cache.render(cache_scope))?;
     Ok(wrote)
 }

@@ -1,7 +1,6 @@
 //! `rollback` (SPEC §8): give plugins the backup's content back, archive what patches
 //! added, and move every patch and service pack aside so the server does not re-apply them.
 
-use std::fs;
 use std::path::PathBuf;
 
 use crate::Output;
@@ -38,9 +37,7 @@ pub fn run(config: &Config) -> Result<Output> {
             code: exit_codes::SUCCESS,
         });
     }
-    if !plan.actions.is_empty() {
-        guard::check_writable(&[&layout.plugins])?;
-    }
+    guard::check_writable(&layout)?;
     let (_guard, warning, fresh) = super::guard(config, &layout, &before)?;
     warnings.extend(warning);
     if let Some(fresh) = fresh {
@@ -107,7 +104,10 @@ pub fn finish(layout: &Layout, survey: &Survey, note: Option<String>) -> Result<
 /// no interrupted operation to finish.
 fn is_noop(layout: &Layout, survey: &Survey, plan: &Plan) -> bool {
     let recorded = &survey.observed.recorded;
-    fs::symlink_metadata(&layout.journal).is_err()
+    !layout
+        .tree
+        .lstat(&layout.journal)
+        .is_ok_and(|i| i.is_some())
         && plan.actions.is_empty()
         && plan.hide.is_empty()
         && recorded.applied_44.as_ref() == Some(&plan.applied_list)
@@ -136,7 +136,19 @@ fn carry_out(
         survey.observed.recorded.journal.as_ref(),
     );
     execute::begin(layout, &journal)?;
-    execute::remove_leftovers(layout, &survey.leftovers)?;
+    if let Some(to) = execute::clear_leftovers(
+        layout,
+        &survey.leftovers,
+        survey.observed.recorded.journal.as_ref(),
+    )? {
+        log.own(
+            Level::Warn,
+            format!(
+                "Archived leftover temporary files from plugins to {}",
+                layout.display(&to)
+            ),
+        );
+    }
     if plan
         .actions
         .iter()
@@ -171,7 +183,7 @@ fn carry_out(
         let parent = dir.parent().unwrap_or(&layout.patches);
         (dir.as_path(), parent.join(layout::ROLLED_BACK_DIR))
     });
-    execute::hide_dirs(moves, |dir, to| {
+    execute::hide_dirs(&layout.tree, moves, |dir, to| {
         log.own(
             Level::Info,
             format!("Moved {} to {}", layout.display(dir), layout.display(to)),

@@ -2,7 +2,6 @@
 //! (the `.rolled-back/` directories, patches.log's last run) and hands it all to the pure
 //! [`crate::inventory::inventory`].
 
-use std::fs;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
@@ -32,10 +31,10 @@ pub fn run(config: &Config) -> Result<Output> {
         plan: &plan,
         backup_problems: &survey.backup_problems,
         metadata_problems: &survey.metadata_problems,
-        backup_manifest: exists(&layout.backup_manifest),
-        partial_backup: exists(&layout.backup_partial),
+        backup_manifest: exists(&layout, &layout.backup_manifest),
+        partial_backup: exists(&layout, &layout.backup_partial),
         set_aside: &set_aside,
-        last_run: last_run(&layout.log)?,
+        last_run: last_run(&layout, &layout.log)?,
         paths: LayoutPaths {
             plugins: layout.display(&layout.plugins).to_string(),
             patches: layout.display(&layout.patches).to_string(),
@@ -58,55 +57,67 @@ pub fn run(config: &Config) -> Result<Output> {
     })
 }
 
-fn exists(path: &Path) -> bool {
-    fs::symlink_metadata(path).is_ok()
+fn exists(layout: &Layout, path: &Path) -> bool {
+    layout.tree.lstat(path).is_ok_and(|i| i.is_some())
 }
 
 /// The entries a rollback moved into `<dir>/.rolled-back/`, in name order.
 fn list_set_aside(layout: &Layout, dir: &Path, kind: EntryKind) -> Result<Vec<SetAside>> {
     let hidden = dir.join(layout::ROLLED_BACK_DIR);
-    let reader = match fs::read_dir(&hidden) {
-        Ok(reader) => reader,
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
-            ) =>
-        {
+    let entries = match layout.tree.read_dir(&hidden, false) {
+        Ok(entries) => entries,
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => {
             return Ok(Vec::new());
         }
-        Err(e) => return Err(Error::read("list", &hidden, e)),
+        Err(e) => return Err(Error::input("list", &hidden, e)),
     };
-    let mut found = Vec::new();
-    for item in reader {
-        let item = item.map_err(|e| Error::read("list", &hidden, e))?;
-        let path = item.path();
-        found.push(SetAside {
-            name: item.file_name().to_string_lossy().into_owned(),
+    // Listed in name order by the tree layer.
+    Ok(entries
+        .into_iter()
+        .map(|item| SetAside {
+            name: crate::names::Shown(&item.name).to_string(),
             kind,
-            path: layout.display(&path).to_string(),
-        });
-    }
-    found.sort_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
-    Ok(found)
+            path: layout.display(&hidden.join(&item.name)).to_string(),
+        })
+        .collect())
 }
 
-/// The last run in patches.log, read line by line, keeping only the lines since the latest
-/// start (the log grows with every server start; memory stays flat).
-fn last_run(log: &Path) -> Result<Option<LastRun>> {
-    let file = match fs::File::open(log) {
+/// How much of the end of patches.log is read for the last run: many times a first apply's
+/// lines, and a bound on memory whatever the log holds.
+const LOG_TAIL_BYTES: u64 = 8 << 20;
+/// Longer lines are cut: no event of the runtime or carbon-patch comes near.
+const MAX_LOG_LINE: usize = 64 << 10;
+
+/// The last run in patches.log, read line by line from its last [`LOG_TAIL_BYTES`],
+/// keeping only the lines since the latest start (the log grows with every server start;
+/// memory stays flat, whatever a line's length).
+fn last_run(layout: &Layout, log: &Path) -> Result<Option<LastRun>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = match layout.tree.open_own(log) {
         Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::read("open", log, e)),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => {
+            return Ok(None);
+        }
+        Err(e) => return Err(Error::input("open", log, e)),
     };
-    let mut reader = BufReader::new(file);
+    let len = file
+        .metadata()
+        .map_err(|e| Error::read("inspect", log, e))?
+        .len();
+    let start = len.saturating_sub(LOG_TAIL_BYTES);
+    file.seek(SeekFrom::Start(start))
+        .map_err(|e| Error::read("read", log, e))?;
+    let mut reader = BufReader::new(file.take(LOG_TAIL_BYTES));
+    if start > 0 {
+        // Mid-line: the first (partial) line is not a whole event.
+        skip_line(&mut reader).map_err(|e| Error::read("read", log, e))?;
+    }
     let mut lines: Vec<String> = Vec::new();
     let mut buffer = Vec::new();
     loop {
         buffer.clear();
-        let n = reader
-            .read_until(b'\n', &mut buffer)
-            .map_err(|e| Error::read("read", log, e))?;
+        let n =
+            read_line_capped(&mut reader, &mut buffer).map_err(|e| Error::read("read", log, e))?;
         if n == 0 {
             break;
         }
@@ -118,4 +129,34 @@ fn last_run(log: &Path) -> Result<Option<LastRun>> {
         lines.push(line.to_string());
     }
     Ok(inventory::last_run(&lines))
+}
+
+/// Reads one line into `buffer`, keeping at most [`MAX_LOG_LINE`] bytes of it. Returns the
+/// bytes consumed (0 at the end).
+fn read_line_capped(reader: &mut impl BufRead, buffer: &mut Vec<u8>) -> std::io::Result<usize> {
+    let mut consumed = 0;
+    loop {
+        let available = reader.fill_buf()?;
+        if available.is_empty() {
+            return Ok(consumed);
+        }
+        let (chunk, done) = match available.iter().position(|&b| b == b'\n') {
+            Some(end) => (&available[..=end], true),
+            None => (available, false),
+        };
+        let room = MAX_LOG_LINE.saturating_sub(buffer.len());
+        buffer.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        let n = chunk.len();
+        reader.consume(n);
+        consumed += n;
+        if done {
+            return Ok(consumed);
+        }
+    }
+}
+
+/// Skips to the start of the next line.
+fn skip_line(reader: &mut impl BufRead) -> std::io::Result<()> {
+    // A line is read to its end however long; only its first bytes are kept.
+    read_line_capped(reader, &mut Vec::new()).map(drop)
 }

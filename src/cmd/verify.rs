@@ -18,7 +18,7 @@ use crate::survey::Survey;
 pub fn run(config: &Config) -> Result<Output> {
     let layout = super::layout(config)?;
     // Held while reading, so an apply or rollback cannot change the tree under us.
-    let _shared = guard::shared(&layout)?;
+    let _shared = guard::shared(&layout, config.wait)?;
     let survey = super::resurvey(config, &layout)?;
     let plan = plan_apply(&survey.discovery, &survey.observed);
     let problems = problems(&layout, &survey, &plan);

@@ -2,21 +2,20 @@
 //! `patch0000` only once every file and directory of it is durable. A partial copy is
 //! never used.
 
-use std::fs;
-use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::layout::{self, Layout};
 use crate::metadata::{self, BackupManifest, STATE_SCHEMA_VERSION};
+use crate::tree::{Dir, Info, Kind, Tree};
 
 use super::direct;
 use super::steps::{self, sync_dir};
 
 /// Each file a backup copied, relative to plugins, with its metadata when its copy began.
-pub type CopiedFrom = Vec<(PathBuf, fs::Metadata)>;
+pub type CopiedFrom = Vec<(PathBuf, Info)>;
 
 /// A whole, durable copy of plugins beside the backup's place, not yet named `patch0000`
 /// ([`PartialBackup::commit`]). Dropped uncommitted (the run stopped), it is removed: a
@@ -39,7 +38,7 @@ pub fn copy_backup(layout: &Layout) -> Result<PartialBackup> {
     let discarded_leftover = discard_partial_backup(layout)?;
     let result = copy_plugins(layout);
     if result.is_err() {
-        let _ = fs::remove_dir_all(&layout.backup_partial);
+        let _ = layout.tree.remove_dir_all(&layout.backup_partial);
     }
     let (manifest, copied) = result?;
     Ok(PartialBackup {
@@ -55,12 +54,14 @@ impl PartialBackup {
     /// each file copied (relative to plugins) with its metadata when its copy began.
     pub fn commit(mut self) -> Result<(BackupManifest, CopiedFrom)> {
         let manifest = self.manifest.take().unwrap_or_default();
+        let tree = &self.layout.tree;
         steps::rename(
+            tree,
             &self.layout.backup_partial,
             &self.layout.backup,
             "rename into",
         )?;
-        sync_dir(&self.layout.patches)?;
+        sync_dir(tree, &self.layout.patches)?;
         Ok((manifest, std::mem::take(&mut self.copied)))
     }
 }
@@ -69,7 +70,7 @@ impl Drop for PartialBackup {
     fn drop(&mut self) {
         if self.manifest.is_some() {
             // Best effort: whatever stays is discarded by the next run.
-            let _ = fs::remove_dir_all(&self.layout.backup_partial);
+            let _ = self.layout.tree.remove_dir_all(&self.layout.backup_partial);
         }
     }
 }
@@ -77,53 +78,31 @@ impl Drop for PartialBackup {
 /// Copies plugins into the partial backup directory, then makes every file and directory
 /// of it durable at once ([`steps::Batch`]): one filesystem flush, not one per file.
 fn copy_plugins(layout: &Layout) -> Result<(BackupManifest, CopiedFrom)> {
+    let tree = &layout.tree;
     let partial = &layout.backup_partial;
-    steps::create_dir_all(&layout.patches)?;
-    steps::create_dir(partial).map_err(|e| Error::write("create directory", partial, e))?;
-    let batch = steps::Batch::begin(partial)?;
+    steps::create_dir_all(tree, &layout.patches)?;
+    steps::create_dir(tree, partial).map_err(|e| Error::write("create directory", partial, e))?;
+    let batch = steps::Batch::begin(tree, partial)?;
 
     let mut dirs = vec![partial.clone()];
     let mut files = Vec::new();
-    for item in walkdir::WalkDir::new(&layout.plugins)
-        .min_depth(1)
-        .follow_links(false)
-        .sort_by_file_name()
-    {
-        let item = item.map_err(|e| {
-            let path = e.path().unwrap_or(&layout.plugins).to_path_buf();
-            Error::read(
-                "list",
-                path,
-                e.into_io_error()
-                    .unwrap_or_else(|| io::Error::other("walk failed")),
-            )
-        })?;
-        let relative = item
-            .path()
-            .strip_prefix(&layout.plugins)
-            .unwrap_or(item.path())
-            .to_path_buf();
-        let dest = partial.join(&relative);
-        let kind = item.file_type();
-        if kind.is_dir() {
-            steps::create_dir(&dest).map_err(|e| Error::write("create directory", &dest, e))?;
-            dirs.push(dest);
-        } else if layout::is_temp_name(item.file_name()) {
-            continue;
-        } else if kind.is_symlink() {
-            let link =
-                fs::read_link(item.path()).map_err(|e| Error::read("read link", item.path(), e))?;
-            steps::symlink(&link, &dest)?;
-        } else {
-            files.push((item.path().to_path_buf(), dest, relative));
-        }
-    }
+    let plugins = tree
+        .dir(&layout.plugins, false)
+        .map_err(|e| Error::read("list", &layout.plugins, e))?;
+    mirror(
+        tree,
+        &plugins,
+        Path::new(""),
+        partial,
+        &mut dirs,
+        &mut files,
+    )?;
     let bar = crate::progress::bar("backup", files.len());
-    let copied: Vec<(u64, fs::Metadata)> = direct::on_copy_threads(|| {
+    let copied: Vec<(u64, Info)> = direct::on_copy_threads(|| {
         files
             .par_iter()
             .inspect(|_| bar.inc())
-            .map(|(from, to, _)| steps::copy_stamped(from, to, None))
+            .map(|(from, to, _)| steps::copy_stamped(tree, from, to, None))
             .collect::<Result<_>>()
     })?;
     let copies: Vec<PathBuf> = files.iter().map(|(_, to, _)| to.clone()).collect();
@@ -144,13 +123,70 @@ fn copy_plugins(layout: &Layout) -> Result<(BackupManifest, CopiedFrom)> {
     Ok((manifest, copied))
 }
 
+/// A file of plugins to copy: where from, where to, and its path relative to plugins.
+type ToCopy = (PathBuf, PathBuf, PathBuf);
+
+/// Recreates the directories under `dir` (at `relative` in plugins) in `dest`, keeps each
+/// symbolic link as a link (never what it names), and lists the files to copy, in name
+/// order. Anything else there (a FIFO, a device: refused while surveying) stops the copy.
+fn mirror(
+    tree: &Tree,
+    dir: &Dir,
+    relative: &Path,
+    dest: &Path,
+    dirs: &mut Vec<PathBuf>,
+    files: &mut Vec<ToCopy>,
+) -> Result<()> {
+    let entries = dir
+        .entries()
+        .map_err(|e| Error::read("list", dir.path(), e))?;
+    for entry in entries {
+        let from = dir.path().join(&entry.name);
+        let to = dest.join(&entry.name);
+        let relative = relative.join(&entry.name);
+        match entry.kind {
+            Kind::Dir => {
+                steps::create_dir(tree, &to)
+                    .map_err(|e| Error::write("create directory", &to, e))?;
+                dirs.push(to.clone());
+                let sub = dir
+                    .open_dir(&entry.name)
+                    .map_err(|e| Error::read("list", &from, e))?;
+                mirror(tree, &sub, &relative, &to, dirs, files)?;
+            }
+            _ if layout::is_temp_name(&entry.name) => {}
+            Kind::Link => {
+                let link = tree
+                    .read_link(&from)
+                    .map_err(|e| Error::read("read link", &from, e))?;
+                steps::symlink(tree, &link, &to)?;
+            }
+            Kind::File => files.push((from, to, relative)),
+            other => {
+                return Err(Error::refused(
+                    &from,
+                    &std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        crate::tree::Refused::Kind(other),
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Removes a directory left by an interrupted backup (it is never trusted).
 pub fn discard_partial_backup(layout: &Layout) -> Result<bool> {
-    match fs::symlink_metadata(&layout.backup_partial) {
-        Ok(_) => {
-            steps::remove_dir_all(&layout.backup_partial, "remove the partial backup")?;
+    match layout.tree.lstat(&layout.backup_partial) {
+        Ok(Some(_)) => {
+            steps::remove_dir_all(
+                &layout.tree,
+                &layout.backup_partial,
+                "remove the partial backup",
+            )?;
             Ok(true)
         }
-        Err(_) => Ok(false),
+        _ => Ok(false),
     }
 }

@@ -11,7 +11,6 @@
 //! 5. [`Executor::finish`] flushes the directories renamed into, before the run is recorded.
 
 use std::collections::BTreeSet;
-use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -21,10 +20,11 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::plan::{Action, ActionKind};
+use crate::tree::{Info, Tree};
 
 use super::direct;
+use super::lock;
 use super::steps::{self, sync_dir, sync_file, sync_parent};
-use super::{lock, temp_beside};
 
 /// Writes into one product home, archiving into one archive directory per run.
 pub struct Executor<'a> {
@@ -43,14 +43,14 @@ pub struct Done {
     pub archived_to: Option<PathBuf>,
     /// The file the target's new content was copied from, with its metadata when the copy
     /// began (`None` for an archive).
-    pub copied_from: Option<(PathBuf, fs::Metadata)>,
+    pub copied_from: Option<(PathBuf, Info)>,
 }
 
 /// A new content copied beside its target, waiting for its rename.
 struct Staged {
     temp: PathBuf,
     source: PathBuf,
-    at_copy: fs::Metadata,
+    at_copy: Info,
 }
 
 impl<'a> Executor<'a> {
@@ -75,7 +75,7 @@ impl<'a> Executor<'a> {
             // Best effort: the error is what the caller reports, and whatever stays is
             // removed by the next run as a leftover.
             for temp in lock(&self.temps).drain(..) {
-                let _ = fs::remove_file(temp);
+                let _ = self.layout.tree.remove_file(&temp);
             }
         }
         result
@@ -83,7 +83,7 @@ impl<'a> Executor<'a> {
 
     #[tracing::instrument(level = "debug", skip_all)]
     fn phases(&self, actions: &[Action]) -> Result<Vec<Done>> {
-        let batch = steps::Batch::begin(&self.layout.plugins)?;
+        let batch = steps::Batch::begin(&self.layout.tree, &self.layout.plugins)?;
         let bar = crate::progress::bar("copying", actions.len());
         let staged: Vec<Option<Staged>> = direct::on_copy_threads(|| {
             actions
@@ -104,7 +104,9 @@ impl<'a> Executor<'a> {
             .flatten()
             .filter_map(|dest| dest.parent())
             .collect();
-        archive_dirs.iter().try_for_each(|dir| sync_dir(dir))?;
+        archive_dirs
+            .iter()
+            .try_for_each(|dir| sync_dir(&self.layout.tree, dir))?;
 
         actions
             .par_iter()
@@ -117,7 +119,8 @@ impl<'a> Executor<'a> {
     /// Flushes every directory an action renamed a file into or out of.
     pub fn finish(&self) -> Result<()> {
         let dirs = std::mem::take(&mut *lock(&self.renamed_in));
-        dirs.iter().try_for_each(|dir| sync_dir(dir))
+        dirs.iter()
+            .try_for_each(|dir| sync_dir(&self.layout.tree, dir))
     }
 
     /// Phase 1: copies the action's new content (past the page cache, `steps::copy_stamped`)
@@ -129,14 +132,19 @@ impl<'a> Executor<'a> {
             ActionKind::Restore { .. } => self.layout.backup.join(&action.target),
             ActionKind::Archive => return Ok(None),
         };
+        let tree = &self.layout.tree;
         let target = self.layout.plugins.join(&action.target);
-        steps::create_dir_all(target.parent().unwrap_or(Path::new(".")))?;
+        let dir = target.parent().unwrap_or(&self.layout.plugins);
+        steps::create_dir_all(tree, dir)?;
         // The target's mode, or the source's for a new file (what `fs::copy` would give).
-        let mode = fs::metadata(&target).ok().map(|m| m.permissions());
-        let temp = temp_beside(&target);
-        steps::remove_file(&temp)?;
+        let mode = tree
+            .lstat(&target)
+            .ok()
+            .flatten()
+            .filter(Info::is_file)
+            .map(|i| i.mode);
+        let (temp, _, at_copy) = steps::copy_to_temp(tree, &source, dir, mode)?;
         lock(&self.temps).push(temp.clone());
-        let (_, at_copy) = steps::copy_stamped(&source, &temp, mode)?;
         Ok(Some(Staged {
             temp,
             source,
@@ -170,7 +178,7 @@ impl<'a> Executor<'a> {
                 source,
                 at_copy,
             }) => {
-                steps::rename(&temp, &target, "rename into")?;
+                steps::rename(&self.layout.tree, &temp, &target, "rename into")?;
                 self.renamed_in(&target);
                 Ok(Done {
                     archived_to,
@@ -199,8 +207,9 @@ impl<'a> Executor<'a> {
     /// caller flushes its directory before the file is replaced, so replacing it loses
     /// nothing.
     fn archive_copy(&self, relative: &Path, path: &Path) -> Result<PathBuf> {
+        let tree = &self.layout.tree;
         let dest = self.archive_path(relative)?;
-        if let Err(e) = steps::hard_link(path, &dest) {
+        if let Err(e) = steps::hard_link(tree, path, &dest) {
             // Across devices, or on a filesystem without hard links: a copy instead, made
             // whole beside its place before it takes the name. Any other error is real.
             if !matches!(
@@ -211,10 +220,10 @@ impl<'a> Executor<'a> {
             ) {
                 return Err(Error::write("archive", path, e));
             }
-            let temp = temp_beside(&dest);
-            steps::copy(path, &temp)?;
-            sync_file(&temp)?;
-            steps::rename(&temp, &dest, "rename into")?;
+            let dir = dest.parent().unwrap_or(&self.layout.archive);
+            let (temp, _, _) = steps::copy_to_temp(tree, path, dir, None)?;
+            sync_file(tree, &temp)?;
+            steps::rename(tree, &temp, &dest, "rename into")?;
         }
         Ok(dest)
     }
@@ -223,14 +232,15 @@ impl<'a> Executor<'a> {
     /// [`Executor::finish`]. Across devices: a copy, made durable with its directory entry
     /// before the original is removed.
     fn move_out(&self, from: &Path, to: &Path) -> Result<()> {
-        if let Err(e) = steps::try_rename(from, to) {
+        let tree = &self.layout.tree;
+        if let Err(e) = steps::try_rename(tree, from, to) {
             if e.kind() != io::ErrorKind::CrossesDevices {
                 return Err(Error::write("move", from, e));
             }
-            steps::copy(from, to)?;
-            sync_file(to)?;
-            sync_parent(to)?;
-            steps::remove_file(from)?;
+            steps::copy_stamped(tree, from, to, None)?;
+            sync_file(tree, to)?;
+            sync_parent(tree, to)?;
+            steps::remove_file(tree, from)?;
         }
         self.renamed_in(to);
         self.renamed_in(from);
@@ -244,39 +254,37 @@ impl<'a> Executor<'a> {
             match &*archive {
                 Some(dir) => dir.clone(),
                 None => archive
-                    .insert(new_numbered_dir(&self.layout.archive, self.label)?)
+                    .insert(new_numbered_dir(
+                        &self.layout.tree,
+                        &self.layout.archive,
+                        self.label,
+                    )?)
                     .clone(),
             }
         };
         let dest = dir.join(relative);
         if let Some(parent) = dest.parent() {
-            steps::create_dir_all(parent)?;
+            steps::create_dir_all(&self.layout.tree, parent)?;
         }
         Ok(dest)
     }
 }
 
 /// Creates `<parent>/<NNNN>-<label>` with the next free number.
-fn new_numbered_dir(parent: &Path, label: &str) -> Result<PathBuf> {
-    steps::create_dir_all(parent)?;
-    let mut next = 1 + fs::read_dir(parent)
+pub(super) fn new_numbered_dir(tree: &Tree, parent: &Path, label: &str) -> Result<PathBuf> {
+    steps::create_dir_all(tree, parent)?;
+    let mut next = 1 + tree
+        .read_dir(parent, false)
         .map_err(|e| Error::read("list", parent, e))?
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            e.file_name()
-                .to_str()?
-                .split('-')
-                .next()?
-                .parse::<u32>()
-                .ok()
-        })
+        .into_iter()
+        .filter_map(|e| e.name.to_str()?.split('-').next()?.parse::<u32>().ok())
         .max()
         .unwrap_or(0);
     loop {
         let dir = parent.join(format!("{next:04}-{label}"));
-        match steps::create_dir(&dir) {
+        match steps::create_dir(tree, &dir) {
             Ok(()) => {
-                sync_dir(parent)?;
+                sync_dir(tree, parent)?;
                 return Ok(dir);
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => next += 1,

@@ -3,15 +3,15 @@
 //! steps. Errors carry the path and what was being done.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
+use std::fs::File;
 use std::io;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::fault;
+use crate::tree::{Info, Tree};
 
 fn step<T>(what: &'static str, path: &Path, op: impl FnOnce() -> io::Result<T>) -> Result<T> {
     fault::step()
@@ -19,67 +19,102 @@ fn step<T>(what: &'static str, path: &Path, op: impl FnOnce() -> io::Result<T>) 
         .map_err(|e| Error::write(what, path, e))
 }
 
-pub fn create_dir_all(dir: &Path) -> Result<()> {
+pub fn create_dir_all(tree: &Tree, dir: &Path) -> Result<()> {
     // Most calls find the directory there already; only a real creation is a step.
-    if fs::metadata(dir).is_ok_and(|m| m.is_dir()) {
+    if tree.lstat(dir).is_ok_and(|i| i.is_some_and(|i| i.is_dir())) {
         return Ok(());
     }
-    step("create directory", dir, || fs::create_dir_all(dir))
+    step("create directory", dir, || tree.create_dir_all(dir))
 }
 
 /// Creates one directory; `AlreadyExists` comes back as an `io::Error` so callers can
 /// pick another name.
-pub fn create_dir(dir: &Path) -> io::Result<()> {
+pub fn create_dir(tree: &Tree, dir: &Path) -> io::Result<()> {
     fault::step()?;
-    fs::create_dir(dir)
+    tree.create_dir(dir)
 }
 
-pub fn copy(from: &Path, to: &Path) -> Result<u64> {
-    step("copy into", to, || fs::copy(from, to))
-}
-
-pub fn hard_link(from: &Path, to: &Path) -> io::Result<()> {
+pub fn hard_link(tree: &Tree, from: &Path, to: &Path) -> io::Result<()> {
     fault::step()?;
-    fs::hard_link(from, to)
+    tree.hard_link(from, to)
 }
 
-pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
-    step("write", path, || fs::write(path, bytes))
+pub fn symlink(tree: &Tree, link: &Path, at: &Path) -> Result<()> {
+    step("create link", at, || tree.symlink(link, at))
 }
 
-pub fn symlink(link: &Path, at: &Path) -> Result<()> {
-    step("create link", at, || std::os::unix::fs::symlink(link, at))
-}
-
-/// Copies `from` into the new file `to` through one pair of handles, past the page cache
-/// where the filesystem allows ([`super::direct`]), gives it `mode` (the source's when
-/// `None`) and the source's modification time, and starts writing back whatever went
-/// through the cache without waiting for it: [`Batch::flush`] makes a whole batch durable
-/// at once, and finds little left to write. The copy is created writable, and only then
-/// given its mode, so a read-only source copies for any user. Returns the copy's length
-/// and the source's metadata when the copy began (what the digest cache vouches by).
-pub fn copy_stamped(
-    from: &Path,
-    to: &Path,
-    mode: Option<fs::Permissions>,
-) -> Result<(u64, fs::Metadata)> {
-    let mut source = File::open(from).map_err(|e| Error::read("open", from, e))?;
-    let meta = source
-        .metadata()
-        .map_err(|e| Error::read("inspect", from, e))?;
-    let mode = mode.unwrap_or(meta.permissions());
-    let modified = meta.modified().ok();
-    let (copy, len) = step("copy into", to, || {
-        let mut copy = File::options().write(true).create_new(true).open(to)?;
-        let len = super::direct::copy(&mut source, &mut copy)?;
-        Ok((copy, len))
-    })?;
-    step("set the mode of", to, || copy.set_permissions(mode))?;
-    if let Some(modified) = modified {
-        step("set the time of", to, || copy.set_modified(modified))?;
+/// Writes `bytes` into a new temporary file in `dir` and flushes it. Returns its path.
+pub fn write_temp(tree: &Tree, dir: &Path, bytes: &[u8]) -> Result<PathBuf> {
+    use std::io::Write;
+    let (mut file, temp) = step("create a file in", dir, || tree.create_temp(dir, 0o644))?;
+    let written = step("write", &temp, || file.write_all(bytes))
+        .and_then(|()| step("flush", &temp, || file.sync_all()));
+    if let Err(e) = written {
+        let _ = tree.remove_file(&temp);
+        return Err(e);
     }
+    Ok(temp)
+}
+
+/// Copies `from` (input, opened under the tree's reading rule) into the new file `to`
+/// through one pair of handles, past the page cache where the filesystem allows
+/// ([`super::direct`]), gives it `mode` (the source's when `None`) and the source's
+/// modification time, and starts writing back whatever went through the cache without
+/// waiting for it: [`Batch::flush`] makes a whole batch durable at once, and finds little
+/// left to write. The copy is created writable, and only then given its mode, so a
+/// read-only source copies for any user. Returns the copy's length and the source's
+/// metadata when the copy began (what the digest cache vouches by).
+pub fn copy_stamped(tree: &Tree, from: &Path, to: &Path, mode: Option<u32>) -> Result<(u64, Info)> {
+    let (source, meta) = open_source(tree, from)?;
+    let copy = step("copy into", to, || tree.create_new(to, 0o600))?;
+    fill(source, &meta, copy, to, mode).map(|len| (len, meta))
+}
+
+/// Like [`copy_stamped`], into a new temporary file in the directory `dir`. Returns its
+/// path too.
+pub fn copy_to_temp(
+    tree: &Tree,
+    from: &Path,
+    dir: &Path,
+    mode: Option<u32>,
+) -> Result<(PathBuf, u64, Info)> {
+    let (source, meta) = open_source(tree, from)?;
+    let (copy, temp) = step("copy into", dir, || tree.create_temp(dir, 0o600))?;
+    match fill(source, &meta, copy, &temp, mode) {
+        Ok(len) => Ok((temp, len, meta)),
+        Err(e) => {
+            let _ = tree.remove_file(&temp);
+            Err(e)
+        }
+    }
+}
+
+fn open_source(tree: &Tree, from: &Path) -> Result<(File, Info)> {
+    let source = tree
+        .open_input(from)
+        .map_err(|e| Error::read("open", from, e))?;
+    let meta = Info::of_file(&source).map_err(|e| Error::read("inspect", from, e))?;
+    Ok((source, meta))
+}
+
+fn fill(
+    mut source: File,
+    meta: &Info,
+    mut copy: File,
+    to: &Path,
+    mode: Option<u32>,
+) -> Result<u64> {
+    use std::os::unix::fs::PermissionsExt;
+    let len = step("copy into", to, || {
+        super::direct::copy(&mut source, &mut copy)
+    })?;
+    let mode = std::fs::Permissions::from_mode(mode.unwrap_or(meta.mode));
+    step("set the mode of", to, || copy.set_permissions(mode))?;
+    let modified = std::time::UNIX_EPOCH
+        + std::time::Duration::from_nanos(u64::try_from(meta.mtime_ns).unwrap_or(0));
+    step("set the time of", to, || copy.set_modified(modified))?;
     start_writeback(&copy);
-    Ok((len, meta))
+    Ok(len)
 }
 
 /// Asks the kernel to start writing `file`'s data now, so the disk works while the next
@@ -97,44 +132,44 @@ fn start_writeback(file: &File) {
 #[cfg(not(target_os = "linux"))]
 fn start_writeback(_file: &File) {}
 
-pub fn rename(from: &Path, to: &Path, what: &'static str) -> Result<()> {
+pub fn rename(tree: &Tree, from: &Path, to: &Path, what: &'static str) -> Result<()> {
     let blame = if what == "move" { from } else { to };
-    step(what, blame, || fs::rename(from, to))
+    step(what, blame, || tree.rename(from, to))
 }
 
 /// Renames, handing the `io::Error` back so the caller can handle a cross-device move.
-pub fn try_rename(from: &Path, to: &Path) -> io::Result<()> {
+pub fn try_rename(tree: &Tree, from: &Path, to: &Path) -> io::Result<()> {
     fault::step()?;
-    fs::rename(from, to)
+    tree.rename(from, to)
 }
 
 /// Removes a file; one that is already gone is fine.
-pub fn remove_file(path: &Path) -> Result<()> {
-    if fs::symlink_metadata(path).is_err() {
+pub fn remove_file(tree: &Tree, path: &Path) -> Result<()> {
+    if !tree.lstat(path).is_ok_and(|i| i.is_some()) {
         return Ok(());
     }
-    match fault::step().and_then(|()| fs::remove_file(path)) {
+    match fault::step().and_then(|()| tree.remove_file(path)) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(Error::write("remove", path, e)),
     }
 }
 
-pub fn remove_dir_all(dir: &Path, what: &'static str) -> Result<()> {
-    step(what, dir, || fs::remove_dir_all(dir))
+pub fn remove_dir_all(tree: &Tree, dir: &Path, what: &'static str) -> Result<()> {
+    step(what, dir, || tree.remove_dir_all(dir))
 }
 
-pub fn sync_file(path: &Path) -> Result<()> {
-    step("flush", path, || File::open(path)?.sync_all())
+pub fn sync_file(tree: &Tree, path: &Path) -> Result<()> {
+    step("flush", path, || tree.open_own(path)?.sync_all())
 }
 
-pub fn sync_dir(dir: &Path) -> Result<()> {
-    step("flush directory", dir, || File::open(dir)?.sync_all())
+pub fn sync_dir(tree: &Tree, dir: &Path) -> Result<()> {
+    step("flush directory", dir, || tree.sync_dir(dir))
 }
 
-pub fn sync_parent(path: &Path) -> Result<()> {
+pub fn sync_parent(tree: &Tree, path: &Path) -> Result<()> {
     match path.parent() {
-        Some(parent) => sync_dir(parent),
+        Some(parent) => sync_dir(tree, parent),
         None => Ok(()),
     }
 }
@@ -143,7 +178,8 @@ pub fn sync_parent(path: &Path) -> Result<()> {
 /// to, opened before the writes, so the `syncfs` that ends the batch reports any writeback
 /// error on that filesystem from then on, even one another process has already been told
 /// of, where the kernel and the filesystem do so (see [`syncfs_reports_errors`]).
-pub struct Batch {
+pub struct Batch<'t> {
+    tree: &'t Tree,
     /// By device: a directory on it, a descriptor open on it, and whether its `syncfs`
     /// reports writeback errors.
     watched: BTreeMap<u64, Watched>,
@@ -155,10 +191,11 @@ struct Watched {
     reports_errors: bool,
 }
 
-impl Batch {
+impl<'t> Batch<'t> {
     /// Starts a batch whose files will be written under `dir`.
-    pub fn begin(dir: &Path) -> Result<Batch> {
+    pub fn begin(tree: &'t Tree, dir: &Path) -> Result<Batch<'t>> {
         let mut batch = Batch {
+            tree,
             watched: BTreeMap::new(),
         };
         batch.watch(dir)?;
@@ -167,11 +204,14 @@ impl Batch {
 
     /// The device of `dir`, watched from now on if it was not yet.
     fn watch(&mut self, dir: &Path) -> Result<u64> {
-        let handle = File::open(dir).map_err(|e| Error::read("open", dir, e))?;
-        let device = handle
-            .metadata()
+        let handle = File::from(
+            self.tree
+                .open_dir(dir, false)
+                .map_err(|e| Error::read("open", dir, e))?,
+        );
+        let device = Info::of_file(&handle)
             .map_err(|e| Error::read("inspect", dir, e))?
-            .dev();
+            .dev;
         self.watched.entry(device).or_insert_with(|| Watched {
             dir: dir.to_path_buf(),
             reports_errors: syncfs_reports_errors(&handle),
@@ -214,10 +254,10 @@ impl Batch {
         files
             .par_iter()
             .filter(|file| !confirmed(file.parent()))
-            .try_for_each(|file| sync_file(file))?;
+            .try_for_each(|file| sync_file(self.tree, file))?;
         dirs.par_iter()
             .filter(|dir| !confirmed(Some(dir)))
-            .try_for_each(|dir| sync_dir(dir))
+            .try_for_each(|dir| sync_dir(self.tree, dir))
     }
 }
 
@@ -250,7 +290,7 @@ fn release_at_least(release: &str, version: (u32, u32)) -> bool {
 
 #[cfg(target_os = "linux")]
 fn kernel_release() -> Option<String> {
-    fs::read_to_string("/proc/sys/kernel/osrelease").ok()
+    std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -323,12 +363,13 @@ mod tests {
     #[test]
     fn a_batch_flushes_files_in_nested_directories() {
         let dir = tempfile::tempdir().unwrap();
-        let batch = Batch::begin(dir.path()).unwrap();
+        let tree = Tree::open(dir.path(), &[]).unwrap();
+        let batch = Batch::begin(&tree, dir.path()).unwrap();
         let nested = dir.path().join("a/b");
-        fs::create_dir_all(&nested).unwrap();
+        std::fs::create_dir_all(&nested).unwrap();
         let files = [dir.path().join("one"), nested.join("two")];
         for file in &files {
-            fs::write(file, b"content").unwrap();
+            std::fs::write(file, b"content").unwrap();
         }
         batch.flush(&files, &[nested]).unwrap();
     }

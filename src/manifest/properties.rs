@@ -33,6 +33,8 @@ fn obeys_spec(name: &OsStr) -> bool {
         && name
             .to_str()
             .is_none_or(|s| !s.chars().any(char::is_control))
+        && bytes.len() <= 255
+        && !bytes.starts_with(b".carbon-patch-tmp.")
 }
 
 /// Bytes with the manifest's meaningful ones over-represented (one in four is CR, LF,

@@ -352,7 +352,12 @@ fn runtime_start_complaints(env: &Env) -> Vec<String> {
         for entry in fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
             let own = path.file_name().unwrap().to_owned();
-            let name = carbon_patch::manifest::target_name(&path, &own).unwrap();
+            let manifest = if carbon_patch::manifest::is_jar(&own) {
+                carbon_patch::manifest::manifest_of(fs::File::open(&path).unwrap(), &path).unwrap()
+            } else {
+                None
+            };
+            let name = carbon_patch::manifest::decide_name(manifest.as_deref(), &own).unwrap();
             latest.insert(name.into_string().unwrap(), Env::md5_of(&path));
         }
     }

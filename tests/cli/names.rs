@@ -253,9 +253,15 @@ fn assert_refused(jar_name: &str, bytes: &[u8], why: &str) {
     for run in [env.cmd("apply", &["--dry-run"]), env.apply(), env.verify()] {
         run.code(2)
             .stderr_has("error:")
-            .stderr_has(&jar.display().to_string())
+            // Named as it is shown: escaped, so no control character reaches the terminal.
+            .stderr_has(&carbon_patch::names::Shown::path(&jar).to_string())
             .stderr_has("hint:");
         assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        assert!(
+            !run.stderr.chars().any(|c| c.is_control() && c != '\n'),
+            "raw control character on stderr: {:?}",
+            run.stderr
+        );
         assert!(
             run.stderr.contains(why),
             "stderr should say why ({why:?})\n{}",
