@@ -1,17 +1,14 @@
 //! The guard before any write (SPEC §6.2, §12): an exclusive lock in the metadata dir
-//! (waited for a while when another run holds it), a refusal to touch plugins while the
-//! server named in `wso2carbon.pid` may be running (failing closed), and the check that
-//! every place a run writes can be written before the first write.
+//! (waited for a while when another run holds it), and a refusal to touch plugins while
+//! the server named in `wso2carbon.pid` may be running (failing closed).
 
 use std::fs::{File, TryLockError};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use rustix::fs::{Access, AtFlags};
-
 use crate::error::{Error, Result};
 use crate::layout::Layout;
-use crate::tree::{Kind, Tree};
+use crate::tree::Tree;
 
 /// Holds the lock until dropped.
 #[derive(Debug)]
@@ -89,94 +86,6 @@ fn take(
 
 fn not_found() -> std::io::Error {
     std::io::Error::from_raw_os_error(libc::ENOENT)
-}
-
-/// Refuses, before anything is written, when a place a writing run writes to cannot be
-/// written: plugins, the patches and metadata directories, the archive, both applied
-/// lists and patches.log (each, or the directory it would be created in). A symbolic link
-/// or a special file at any of them is bad input; a directory or file this user cannot
-/// write into (a read-only mode or mount, which stops root too) stops the run, exit 3,
-/// with nothing changed — so nothing is ever applied and left unrecorded.
-pub fn check_writable(layout: &Layout) -> Result<()> {
-    let tree = &*layout.tree;
-    let dirs = [
-        &layout.plugins,
-        &layout.patches,
-        &layout.metadata,
-        &layout.archive,
-    ];
-    for dir in dirs {
-        check_place(tree, dir, Kind::Dir)?;
-    }
-    for file in layout.metadata_files() {
-        check_place(tree, file, Kind::File)?;
-    }
-    check_place(tree, &layout.log, Kind::File)?;
-    // The log is appended to, not replaced: the file itself must take writes.
-    if tree.lstat(&layout.log).is_ok_and(|i| i.is_some()) {
-        check_access(tree, &layout.log)?;
-    }
-    Ok(())
-}
-
-/// Checks that `path` is absent or of `kind` (never a link), and that the directory a
-/// change of it is made in — itself for a directory that exists, else the nearest
-/// existing directory above it — is writable.
-fn check_place(tree: &Tree, path: &Path, kind: Kind) -> Result<()> {
-    let link = || Error::refused(path, &std::io::Error::from_raw_os_error(libc::ELOOP));
-    let mut at = path;
-    let mut first = true;
-    loop {
-        let info = tree.lstat(at).map_err(|e| Error::input("inspect", at, e))?;
-        match info {
-            Some(info) if info.kind == Kind::Link => {
-                return Err(if first {
-                    link()
-                } else {
-                    Error::refused(at, &std::io::Error::from_raw_os_error(libc::ELOOP))
-                });
-            }
-            Some(info) if first && info.kind != kind => {
-                return Err(Error::refused(
-                    path,
-                    &std::io::Error::new(
-                        std::io::ErrorKind::InvalidInput,
-                        crate::tree::Refused::Kind(info.kind),
-                    ),
-                ));
-            }
-            Some(info) if info.is_dir() => return check_access(tree, at),
-            Some(_) if first => {}
-            // Not a directory above: the write would fail; say so now.
-            Some(_) => return Err(Error::write("write into", at, not_a_dir())),
-            None => {}
-        }
-        first = false;
-        match at.parent() {
-            Some(parent) if tree.holds(parent) => at = parent,
-            _ => return Ok(()),
-        }
-    }
-}
-
-fn not_a_dir() -> std::io::Error {
-    std::io::Error::from_raw_os_error(libc::ENOTDIR)
-}
-
-/// Whether this user may write `path` (found without following a link), as the kernel
-/// will judge a write: permissions, and a read-only mount.
-fn check_access(tree: &Tree, path: &Path) -> Result<()> {
-    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
-        return Ok(());
-    };
-    if !tree.holds(parent) {
-        return Ok(());
-    }
-    let dir = tree
-        .dir_handle(parent)
-        .map_err(|e| Error::input("inspect", parent, e))?;
-    rustix::fs::accessat(&dir, name, Access::WRITE_OK, AtFlags::SYMLINK_NOFOLLOW)
-        .map_err(|e| Error::write("write into", path, e.into()))
 }
 
 /// The pid holding a lock on `file`, from `/proc/locks` (Linux). Reading it there rather

@@ -23,6 +23,8 @@ pub mod manifest;
 pub mod metadata;
 pub mod names;
 pub mod plan;
+pub mod preflight;
+pub mod privilege;
 pub mod progress;
 pub mod report;
 pub mod survey;

@@ -8,15 +8,15 @@ use crate::cli::Config;
 
 use crate::cache::DigestCache;
 use crate::digest::Md5Digest;
-use crate::discover::{Discovery, EntryKind};
+use crate::discover::{Discovery, EntryKind, Listed};
 use crate::error::{Error, Result};
 use crate::execute::{self, Done, Executor, PartialBackup};
 use crate::exit_codes;
-use crate::guard;
 use crate::journal::{Journal, Operation};
 use crate::layout::{self, Layout};
 use crate::log::{Level, PatchLog};
 use crate::plan::{Action, ActionKind, Plan, Purpose, plan_apply};
+use crate::preflight;
 use crate::report::{self, Applied};
 use crate::survey::Survey;
 use rayon::prelude::*;
@@ -26,13 +26,14 @@ use super::verify::not_applied;
 /// Runs `apply` (or, with `--dry-run`, prints its plan).
 pub fn run(config: &Config) -> Result<Output> {
     let (layout, examined, before) = super::examine(config)?;
+    preflight::check_targets(&layout, landings(&examined.discovery))?;
     // A first apply's backup needs no digest: it is copied while the entries are hashed.
     let early = !config.dry_run
         && examined.observed.backup.is_none()
         && examined.observed.recorded.journal.is_none();
     let (mut survey, mut locked, early_backup) = if early {
         refuse_backup_of_patched_plugins(&layout, &examined, true)?;
-        guard::check_writable(&layout)?;
+        preflight::check_writable(&layout)?;
         let (guard, warning, changed) = super::lock(config, &layout, &before)?;
         if changed {
             let survey = super::resurvey(config, &layout)?;
@@ -77,13 +78,14 @@ pub fn run(config: &Config) -> Result<Output> {
             guard
         }
         None => {
-            guard::check_writable(&layout)?;
+            preflight::check_writable(&layout)?;
             let (guard, warning, fresh) = super::guard(config, &layout, &before)?;
             warnings.extend(warning);
             if let Some(fresh) = fresh {
                 survey = fresh;
                 plan = plan_apply(&survey.discovery, &survey.observed);
                 refuse_backup_of_patched_plugins(&layout, &survey, plan.create_backup)?;
+                preflight::check_writes(&layout, &plan)?;
             }
             guard
         }
@@ -101,6 +103,7 @@ pub fn run(config: &Config) -> Result<Output> {
         survey = super::resurvey(config, &layout)?;
         plan = plan_apply(&survey.discovery, &survey.observed);
         refuse_backup_of_patched_plugins(&layout, &survey, plan.create_backup)?;
+        preflight::check_writes(&layout, &plan)?;
     }
 
     let applied = super::logged(&layout, "apply", |log| {
@@ -366,4 +369,15 @@ fn check_written(
             })
         })
         .collect())
+}
+
+/// Where every file of the apply order lands, for [`preflight::check_targets`].
+fn landings(discovery: &Discovery<Listed>) -> impl Iterator<Item = preflight::Landing<'_>> {
+    discovery.order().flat_map(|entry| {
+        entry.files.iter().map(move |file| preflight::Landing {
+            target: file.target.as_path(),
+            entry: &entry.name,
+            source: &file.source,
+        })
+    })
 }

@@ -40,13 +40,16 @@ fn fingerprint(layout: &Layout) -> Result<Fingerprint> {
     ))
 }
 
-/// The layout of the configured product home.
+/// The layout of the configured product home; started as root, the process has become
+/// the product's owner when this returns (unless `--keep-root`).
 pub fn layout(config: &Config) -> Result<Layout> {
-    Layout::new(
+    let layout = Layout::new(
         &config.home,
         config.patches_dir.as_deref(),
         config.servicepacks_dir.as_deref(),
-    )
+    )?;
+    crate::privilege::become_owner(&layout, config.keep_root)?;
+    Ok(layout)
 }
 
 /// The layout of the configured product home and a survey of it.

@@ -9,7 +9,6 @@ use crate::discover::Discovery;
 use crate::error::{Error, Result};
 use crate::execute::{self, Executor};
 use crate::exit_codes;
-use crate::guard;
 use crate::journal::{Journal, Operation};
 use crate::layout::{self, Layout};
 use crate::log::{Level, PatchLog};
@@ -21,6 +20,7 @@ use crate::survey::Survey;
 pub fn run(config: &Config) -> Result<Output> {
     let (layout, mut survey, before) = super::open(config)?;
     let mut plan = make_plan(&layout, &survey)?;
+    crate::preflight::check_writes(&layout, &plan)?;
     let mut warnings = std::mem::take(&mut survey.warnings);
     let found = |survey: &Survey| {
         super::unfinished(
@@ -37,12 +37,13 @@ pub fn run(config: &Config) -> Result<Output> {
             code: exit_codes::SUCCESS,
         });
     }
-    guard::check_writable(&layout)?;
+    crate::preflight::check_writable(&layout)?;
     let (_guard, warning, fresh) = super::guard(config, &layout, &before)?;
     warnings.extend(warning);
     if let Some(fresh) = fresh {
         survey = fresh;
         plan = make_plan(&layout, &survey)?;
+        crate::preflight::check_writes(&layout, &plan)?;
     }
     let note = found(&survey);
     warnings.extend(note.clone());

@@ -12,6 +12,8 @@ struct Document<'a, T: Serialize> {
     schema_version: u32,
     command: &'a str,
     product_home: &'a ProductHome,
+    /// Who ran: the product's owner when carbon-patch, started as root, switched to it.
+    run_as: crate::privilege::RunAs,
     exit_code: u8,
     warnings: &'a [String],
     #[serde(flatten)]
@@ -37,6 +39,7 @@ pub fn render(report: &Report, warnings: &[String], code: u8) -> String {
             schema_version: SCHEMA_VERSION,
             command: report.command,
             product_home: &report.product_home,
+            run_as: crate::privilege::current(),
             exit_code: code,
             warnings,
             body,
@@ -75,6 +78,7 @@ pub fn error_document(config: &Config, error: &Error, warnings: &[String]) -> St
         schema_version: SCHEMA_VERSION,
         command: config.command.name(),
         product_home: &super::product_home(config),
+        run_as: crate::privilege::current(),
         exit_code: error.exit_code(),
         warnings,
         body: &ErrorBody {

@@ -50,6 +50,7 @@ pub fn header(out: &mut String, home: &ProductHome, what: &str, paint: Paint) {
         _ => "",
     };
     let _ = writeln!(out, "{} {}{from}", paint.bold(what), home.path);
+    let _ = writeln!(out, "run as: {}", crate::privilege::current());
 }
 
 fn order(out: &mut String, items: &[OrderItem], pack: Option<&str>, covered: &[String]) {

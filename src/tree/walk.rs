@@ -91,3 +91,65 @@ pub(super) fn link_is_loop(at: BorrowedFd<'_>, name: &std::ffi::OsStr, error: Er
     }
     error.into()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    /// Both ways of resolving: `openat2`, and the walk used where the kernel lacks it.
+    fn both(dir: &Path, relative: &str, flags: OFlags) -> [io::Result<OwnedFd>; 2] {
+        let root = rustix::fs::open(dir, OFlags::PATH | OFlags::DIRECTORY, Mode::empty()).unwrap();
+        let relative = Path::new(relative);
+        [
+            open_beneath(root.as_fd(), relative, flags, Mode::empty()),
+            walk(root.as_fd(), relative, flags, Mode::empty()),
+        ]
+    }
+
+    fn tree() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("a/b")).unwrap();
+        std::fs::write(dir.path().join("a/b/file"), b"x").unwrap();
+        symlink("b", dir.path().join("a/dirlink")).unwrap();
+        symlink("file", dir.path().join("a/b/filelink")).unwrap();
+        symlink("/etc", dir.path().join("out")).unwrap();
+        dir
+    }
+
+    #[test]
+    fn plain_paths_open_both_ways() {
+        let dir = tree();
+        for flags in [OFlags::RDONLY, OFlags::PATH] {
+            for opened in both(dir.path(), "a/b/file", flags) {
+                assert!(opened.is_ok(), "{opened:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_link_anywhere_on_the_way_is_refused_both_ways() {
+        let dir = tree();
+        for path in ["a/dirlink/file", "a/b/filelink", "out/passwd", "out"] {
+            for flags in [
+                OFlags::RDONLY,
+                OFlags::PATH,
+                OFlags::PATH | OFlags::DIRECTORY,
+            ] {
+                for opened in both(dir.path(), path, flags) {
+                    let error = opened.expect_err(path);
+                    assert_eq!(error.raw_os_error(), Some(libc::ELOOP), "{path}: {error}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn climbing_out_is_refused_both_ways() {
+        let dir = tree();
+        for opened in both(dir.path(), "a/../../etc/passwd", OFlags::RDONLY) {
+            let error = opened.unwrap_err();
+            assert_eq!(error.raw_os_error(), Some(libc::EXDEV), "{error}");
+        }
+    }
+}

@@ -20,4 +20,5 @@ mod recovery;
 mod rollback;
 mod status;
 mod terminal;
+mod trust;
 mod verify;

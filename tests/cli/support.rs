@@ -339,12 +339,25 @@ impl Env {
     }
 
     /// `text` with what changes from run to run taken out: the temporary PRODUCT_HOME
-    /// becomes `[HOME]`, log times `[TIME]`.
+    /// becomes `[HOME]`, log times `[TIME]`, the user who ran `[USER]` (the suite runs as
+    /// root in CI, as anyone elsewhere).
     pub fn redact(&self, text: &str) -> String {
         static TIME: LazyLock<regex::Regex> =
             LazyLock::new(|| regex::Regex::new(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}").unwrap());
+        static RUN_AS: LazyLock<regex::Regex> = LazyLock::new(|| {
+            regex::Regex::new(r#"(?s)"run_as": \{[^}]*\}|(?m)^run as: .*$"#).unwrap()
+        });
         let text = text.replace(&self.home_str(), "[HOME]");
-        TIME.replace_all(&text, "[TIME]").into_owned()
+        let text = TIME.replace_all(&text, "[TIME]");
+        RUN_AS
+            .replace_all(&text, |c: &regex::Captures| {
+                if c[0].starts_with('"') {
+                    r#""run_as": "[USER]""#
+                } else {
+                    "run as: [USER]"
+                }
+            })
+            .into_owned()
     }
 }
 

@@ -1,0 +1,243 @@
+//! Everything that can fail a write, found while planning (SPEC §12): a run that starts
+//! writing finishes, or stops only for the machine's reasons. Checked before the first
+//! write: that every place a run writes can be written (and is no link or special file),
+//! and that the plan's files fit the tree — no file where a directory must go, or the
+//! other way round, between two entries or against what plugins hold.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rustix::fs::{Access, AtFlags};
+
+use crate::error::{Error, Result};
+use crate::layout::Layout;
+use crate::plan::{ActionKind, Plan};
+use crate::tree::{Kind, Refused, Tree};
+
+/// Refuses, before anything is written, when a place a writing run writes to cannot be
+/// written: plugins, the patches and metadata directories, the archive, both applied
+/// lists and patches.log (each, or the directory it would be created in). A symbolic link
+/// or a special file at any of them is bad input; a directory or file this user cannot
+/// write into (a read-only mode or mount, which stops root too) stops the run, exit 3,
+/// with nothing changed — so nothing is ever applied and left unrecorded.
+pub fn check_writable(layout: &Layout) -> Result<()> {
+    let tree = &*layout.tree;
+    let dirs = [
+        &layout.plugins,
+        &layout.patches,
+        &layout.metadata,
+        &layout.archive,
+    ];
+    for dir in dirs {
+        check_place(tree, dir, Kind::Dir)?;
+    }
+    for file in layout.metadata_files() {
+        check_place(tree, file, Kind::File)?;
+    }
+    check_place(tree, &layout.log, Kind::File)?;
+    // The log is appended to, not replaced: the file itself must take writes.
+    if tree.lstat(&layout.log).is_ok_and(|i| i.is_some()) {
+        check_access(tree, &layout.log)?;
+    }
+    Ok(())
+}
+
+/// Checks that `path` is absent or of `kind` (never a link), and that the directory a
+/// change of it is made in — itself for a directory that exists, else the nearest
+/// existing directory above it — is writable.
+fn check_place(tree: &Tree, path: &Path, kind: Kind) -> Result<()> {
+    let link = || Error::refused(path, &std::io::Error::from_raw_os_error(libc::ELOOP));
+    let mut at = path;
+    let mut first = true;
+    loop {
+        let info = tree.lstat(at).map_err(|e| Error::input("inspect", at, e))?;
+        match info {
+            Some(info) if info.kind == Kind::Link => {
+                return Err(if first {
+                    link()
+                } else {
+                    Error::refused(at, &std::io::Error::from_raw_os_error(libc::ELOOP))
+                });
+            }
+            Some(info) if first && info.kind != kind => {
+                return Err(Error::refused(
+                    path,
+                    &std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        crate::tree::Refused::Kind(info.kind),
+                    ),
+                ));
+            }
+            Some(info) if info.is_dir() => return check_access(tree, at),
+            Some(_) if first => {}
+            // Not a directory above: the write would fail; say so now.
+            Some(_) => return Err(Error::write("write into", at, not_a_dir())),
+            None => {}
+        }
+        first = false;
+        match at.parent() {
+            Some(parent) if tree.holds(parent) => at = parent,
+            _ => return Ok(()),
+        }
+    }
+}
+
+fn not_a_dir() -> std::io::Error {
+    std::io::Error::from_raw_os_error(libc::ENOTDIR)
+}
+
+/// Whether this user may write `path` (found without following a link), as the kernel
+/// will judge a write: permissions, and a read-only mount.
+fn check_access(tree: &Tree, path: &Path) -> Result<()> {
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Ok(());
+    };
+    if !tree.holds(parent) {
+        return Ok(());
+    }
+    let dir = tree
+        .dir_handle(parent)
+        .map_err(|e| Error::input("inspect", parent, e))?;
+    rustix::fs::accessat(&dir, name, Access::WRITE_OK, AtFlags::SYMLINK_NOFOLLOW)
+        .map_err(|e| Error::write("write into", path, e.into()))
+}
+
+fn refused_kind(path: &Path, kind: Kind) -> Error {
+    Error::refused(
+        path,
+        &std::io::Error::new(std::io::ErrorKind::InvalidInput, Refused::Kind(kind)),
+    )
+}
+
+/// Where one file an entry provides lands, for [`check_targets`].
+pub struct Landing<'a> {
+    pub target: &'a Path,
+    pub entry: &'a str,
+    pub source: &'a Path,
+}
+
+/// Refuses files that cannot all be put in place: two targets of which one is a directory
+/// of the other (a file `x` and a file `x/y`, in one entry or two), a target where plugins
+/// hold a directory, or one below something in plugins that is not a directory. Needs
+/// only the listing, so it runs before the lock and before any digest.
+pub fn check_targets<'a>(
+    layout: &Layout,
+    landings: impl IntoIterator<Item = Landing<'a>>,
+) -> Result<()> {
+    let by_target: BTreeMap<&Path, Landing<'a>> =
+        landings.into_iter().map(|l| (l.target, l)).collect();
+    if let Some((file, below)) = file_over_dir(&by_target) {
+        let (a, b) = (&by_target[file], &by_target[below]);
+        return Err(Error::bad_input(
+            b.source,
+            format!(
+                "{} provides `{}` inside `{}`, which {} provides as a file (`{}`)",
+                b.entry,
+                crate::names::Shown::path(below),
+                crate::names::Shown::path(file),
+                a.entry,
+                layout.display(a.source)
+            ),
+            "a name is either a file or a directory in plugins: remove one of the two from its patch; nothing was changed",
+        ));
+    }
+    by_target
+        .keys()
+        .try_for_each(|target| check_in_plugins(layout, target))
+}
+
+/// Refuses a plan whose writes cannot all be put in place in plugins (see
+/// [`check_targets`]): for rollback, whose restores come from the backup.
+pub fn check_writes(layout: &Layout, plan: &Plan) -> Result<()> {
+    plan.actions
+        .iter()
+        .filter(|a| !matches!(a.kind, ActionKind::Archive))
+        .try_for_each(|a| check_in_plugins(layout, &a.target))
+}
+
+/// Refuses `target` (relative to plugins) when plugins hold a directory or a link there,
+/// or something other than a directory above it.
+fn check_in_plugins(layout: &Layout, target: &Path) -> Result<()> {
+    let tree = &*layout.tree;
+    let target = layout.plugins.join(target);
+    match tree
+        .lstat(&target)
+        .map_err(|e| Error::input("inspect", &target, e))?
+    {
+        Some(info) if info.kind == Kind::Dir => {
+            return Err(Error::bad_input(
+                &target,
+                "a patch provides a file where plugins hold a directory",
+                "move the directory out of plugins, or remove the file from its patch; nothing was changed",
+            ));
+        }
+        Some(info) if info.kind == Kind::Link => {
+            return Err(Error::refused(
+                &target,
+                &std::io::Error::from_raw_os_error(libc::ELOOP),
+            ));
+        }
+        _ => {}
+    }
+    let mut at = target.parent();
+    while let Some(dir) = at.filter(|d| *d != layout.plugins) {
+        match tree
+            .lstat(dir)
+            .map_err(|e| Error::input("inspect", dir, e))?
+        {
+            Some(info) if info.kind == Kind::Dir => break,
+            Some(info) if info.kind == Kind::Link => {
+                return Err(Error::refused(
+                    dir,
+                    &std::io::Error::from_raw_os_error(libc::ELOOP),
+                ));
+            }
+            Some(info) => return Err(refused_kind_for_dir(dir, info.kind)),
+            None => {}
+        }
+        at = dir.parent();
+    }
+    Ok(())
+}
+
+fn refused_kind_for_dir(path: &Path, kind: Kind) -> Error {
+    if kind == Kind::File {
+        Error::bad_input(
+            path,
+            "a patch provides files inside this name, but plugins hold a file here",
+            "move the file out of plugins, or remove the directory from its patch; nothing was changed",
+        )
+    } else {
+        refused_kind(path, kind)
+    }
+}
+
+/// The first pair of targets where one lies inside the other: (the file, the one below it).
+fn file_over_dir<'a, V>(targets: &BTreeMap<&'a Path, V>) -> Option<(&'a Path, &'a Path)> {
+    targets.keys().find_map(|below| {
+        below
+            .ancestors()
+            .skip(1)
+            .find_map(|dir| targets.get_key_value(dir))
+            .map(|(file, _)| (*file, *below))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn targets<'a>(names: &[&'a str]) -> BTreeMap<&'a Path, ()> {
+        names.iter().map(|t| (Path::new(*t), ())).collect()
+    }
+
+    #[test]
+    fn a_file_and_a_directory_of_one_name_collide() {
+        let both = targets(&["a.jar", "x", "x/inner/y.class"]);
+        assert_eq!(
+            file_over_dir(&both),
+            Some((Path::new("x"), Path::new("x/inner/y.class")))
+        );
+        assert_eq!(file_over_dir(&targets(&["x.jar", "x/y", "xy/z"])), None);
+    }
+}
