@@ -7,8 +7,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use rustix::fs::{Access, AtFlags};
-
 use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::plan::{ActionKind, Plan};
@@ -86,20 +84,10 @@ fn not_a_dir() -> std::io::Error {
     std::io::Error::from_raw_os_error(libc::ENOTDIR)
 }
 
-/// Whether this user may write `path` (found without following a link), as the kernel
-/// will judge a write: permissions, and a read-only mount.
+/// Whether this user may write `path`, as the kernel will judge a write.
 fn check_access(tree: &Tree, path: &Path) -> Result<()> {
-    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
-        return Ok(());
-    };
-    if !tree.holds(parent) {
-        return Ok(());
-    }
-    let dir = tree
-        .dir_handle(parent)
-        .map_err(|e| Error::input("inspect", parent, e))?;
-    rustix::fs::accessat(&dir, name, Access::WRITE_OK, AtFlags::SYMLINK_NOFOLLOW)
-        .map_err(|e| Error::write("write into", path, e.into()))
+    tree.check_writable(path)
+        .map_err(|e| Error::write("write into", path, e))
 }
 
 fn refused_kind(path: &Path, kind: Kind) -> Error {

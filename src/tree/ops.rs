@@ -237,6 +237,19 @@ impl Tree {
         fd.map(regular).transpose()
     }
 
+    /// Whether this user may write `path` (the entry itself, never what a link names), as
+    /// the kernel will judge a write: permissions, and a read-only mount.
+    pub fn check_writable(&self, path: &Path) -> io::Result<()> {
+        let (root, relative) = self.locate(path)?;
+        let access = rustix::fs::Access::WRITE_OK;
+        if relative.as_os_str().is_empty() {
+            return rustix::fs::accessat(root.handle()?, ".", access, AtFlags::empty())
+                .map_err(Into::into);
+        }
+        let (dir, name) = self.parent(path)?;
+        rustix::fs::accessat(&dir, name, access, AtFlags::SYMLINK_NOFOLLOW).map_err(Into::into)
+    }
+
     /// Flushes the directory `path` (its entries) to disk.
     pub fn sync_dir(&self, path: &Path) -> io::Result<()> {
         let fd = self.open_dir(path, false)?;
