@@ -505,6 +505,8 @@ fn walk_files(
                         own.display()
                     ));
                 }
+                tree::check_depth(&own, own.components().count())
+                    .map_err(|e| Error::refused(&path, &e))?;
                 walk_files(tree, &path, &own, entry, warnings, files)?;
             }
             Kind::Missing | Kind::Other(_) => {

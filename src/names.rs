@@ -42,7 +42,7 @@ impl fmt::Display for Shown<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for chunk in self.0.as_bytes().utf8_chunks() {
             for c in chunk.valid().chars() {
-                if c.is_control() {
+                if c.is_control() || is_invisible_format(c) {
                     write!(f, "{}", c.escape_default())?;
                 } else {
                     write!(f, "{c}")?;
@@ -54,6 +54,14 @@ impl fmt::Display for Shown<'_> {
         }
         Ok(())
     }
+}
+
+/// Format characters that reorder or hide text on a terminal (bidirectional overrides and
+/// isolates, zero-width characters, the byte-order mark): escaped like control characters,
+/// so a name cannot disguise what it is.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
 }
 
 impl fmt::Debug for Shown<'_> {
@@ -82,6 +90,12 @@ mod tests {
         let shown = Shown(raw).to_string();
         assert_eq!(shown, "patch\\n\\u{1b}[31m\\xff\\u{9b}ok");
         assert!(!shown.chars().any(char::is_control));
+    }
+
+    #[test]
+    fn bidirectional_overrides_are_shown_escaped() {
+        let shown = Shown(OsStr::new("patch\u{202e}gpj.jar")).to_string();
+        assert_eq!(shown, "patch\\u{202e}gpj.jar");
     }
 
     #[test]

@@ -105,12 +105,14 @@ pub struct Landing<'a> {
 }
 
 /// Refuses files that cannot all be put in place: two targets of which one is a directory
-/// of the other (a file `x` and a file `x/y`, in one entry or two), a target where plugins
-/// hold a directory, or one below something in plugins that is not a directory. Needs
-/// only the listing, so it runs before the lock and before any digest.
+/// of the other (a file `x` and a file `x/y`, in one entry or two) and, with
+/// `in_plugins`, a target where plugins hold a directory or a link, or one below
+/// something in plugins that is not a directory. Needs only the listing, so it runs
+/// before the lock and before any digest.
 pub fn check_targets<'a>(
     layout: &Layout,
     landings: impl IntoIterator<Item = Landing<'a>>,
+    in_plugins: bool,
 ) -> Result<()> {
     let by_target: BTreeMap<&Path, Landing<'a>> =
         landings.into_iter().map(|l| (l.target, l)).collect();
@@ -128,6 +130,9 @@ pub fn check_targets<'a>(
             ),
             "a name is either a file or a directory in plugins: remove one of the two from its patch; nothing was changed",
         ));
+    }
+    if !in_plugins {
+        return Ok(());
     }
     by_target
         .keys()

@@ -200,6 +200,8 @@ fn list_dir(
         let full = || dir.path().join(&name);
         match item.kind {
             Kind::Dir => {
+                tree::check_depth(&path, path.components().count())
+                    .map_err(|e| Error::refused(full(), &e))?;
                 let sub = dir.open_dir(&name).map_err(|e| unreadable(&full(), e))?;
                 list_dir(layout, &sub, Some(&path), files, leftovers)?;
             }

@@ -34,11 +34,33 @@ use std::sync::OnceLock;
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
+/// How deep directories may nest under a patch, a service pack or plugins: far more than
+/// any bundle needs, and a bound on the recursion a planted tree can cause.
+pub const MAX_DEPTH: usize = 48;
+
+/// The longest path below a root carbon-patch follows (the kernel refuses paths over 4096
+/// bytes; PRODUCT_HOME's own path comes before it).
+pub const MAX_RELATIVE_PATH: usize = 3072;
+
+/// Refuses `relative` (at `depth` directories below where a walk began) when it lies too
+/// deep or too long for the tree to be walked safely.
+pub fn check_depth(relative: &Path, depth: usize) -> io::Result<()> {
+    if depth > MAX_DEPTH || relative.as_os_str().len() > MAX_RELATIVE_PATH {
+        return Err(refused(Refused::TooDeep));
+    }
+    Ok(())
+}
+
 /// An open product tree: the roots every path is resolved from.
 #[derive(Debug)]
 pub struct Tree {
     /// PRODUCT_HOME first, then the overrides outside it.
     roots: Vec<Root>,
+    /// Handles of directories opened to look at their entries ([`Tree::lstat`]), kept
+    /// for the run: a run that changes nothing looks at thousands of files in a few
+    /// directories. Only looked at through, never written into; emptied whenever the run
+    /// renames or removes through the tree, so a handle never outlives its place.
+    parents: std::sync::Mutex<std::collections::HashMap<PathBuf, std::sync::Arc<OwnedFd>>>,
 }
 
 #[derive(Debug)]
@@ -156,6 +178,8 @@ pub enum Refused {
     Kind(Kind),
     /// A name that cannot be a single path component.
     Name,
+    /// Directories nested deeper (or a path longer) than a walk follows.
+    TooDeep,
     /// A symbolic link that leads nowhere: dangling, or a loop.
     Unresolvable,
     /// A file carbon-patch reads whole that is larger than it can be (the cap, in bytes).
@@ -179,6 +203,10 @@ impl std::fmt::Display for Refused {
                 kind.describe()
             ),
             Refused::Name => f.write_str("not a plain file name"),
+            Refused::TooDeep => write!(
+                f,
+                "directories nested more than {MAX_DEPTH} deep, or a path longer than {MAX_RELATIVE_PATH} bytes"
+            ),
             Refused::Unresolvable => {
                 f.write_str("symbolic link that cannot be resolved (dangling or a loop)")
             }
@@ -229,7 +257,10 @@ impl Tree {
                 roots.push(Root::new(path));
             }
         }
-        Ok(Tree { roots })
+        Ok(Tree {
+            roots,
+            parents: Default::default(),
+        })
     }
 
     /// The root holding `path` (the deepest, should one hold another), and `path`
@@ -275,6 +306,37 @@ impl Tree {
         Ok((dir, name))
     }
 
+    /// [`Tree::parent`] for looking only, through the run's kept handles.
+    fn looking_parent<'p>(
+        &self,
+        path: &'p Path,
+    ) -> io::Result<(std::sync::Arc<OwnedFd>, &'p OsStr)> {
+        let name = path
+            .file_name()
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| refused(Refused::Name))?;
+        let parent = path.parent().ok_or_else(|| refused(Refused::Name))?;
+        let lock = || self.parents.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(dir) = lock().get(parent) {
+            return Ok((dir.clone(), name));
+        }
+        let dir = std::sync::Arc::new(self.open_nofollow(
+            parent,
+            OFlags::PATH | OFlags::DIRECTORY,
+            Mode::empty(),
+        )?);
+        lock().insert(parent.to_path_buf(), dir.clone());
+        Ok((dir, name))
+    }
+
+    /// Forgets the kept handles: a directory was renamed or removed.
+    fn forget_handles(&self) {
+        self.parents
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
     /// Metadata of `path` itself (a link is described, not followed); `None` when nothing
     /// is there (or a parent is not a directory).
     pub fn lstat(&self, path: &Path) -> io::Result<Option<Info>> {
@@ -282,8 +344,8 @@ impl Tree {
         let result = if relative.as_os_str().is_empty() {
             rustix::fs::fstat(root.handle()?)
         } else {
-            match self.parent(path) {
-                Ok((dir, name)) => rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW),
+            match self.looking_parent(path) {
+                Ok((dir, name)) => rustix::fs::statat(&*dir, name, AtFlags::SYMLINK_NOFOLLOW),
                 Err(e) => return absent_is_none(Err(e)),
             }
         };

@@ -26,11 +26,14 @@ use super::verify::not_applied;
 /// Runs `apply` (or, with `--dry-run`, prints its plan).
 pub fn run(config: &Config) -> Result<Output> {
     let (layout, examined, before) = super::examine(config)?;
-    preflight::check_targets(&layout, landings(&examined.discovery))?;
     // A first apply's backup needs no digest: it is copied while the entries are hashed.
     let early = !config.dry_run
         && examined.observed.backup.is_none()
         && examined.observed.recorded.journal.is_none();
+    // Files that cannot all be placed; a first apply, which takes the lock before it
+    // hashes, also looks in plugins for what stands in their way (later runs look only
+    // where their plan writes, below).
+    preflight::check_targets(&layout, landings(&examined.discovery), early)?;
     let (mut survey, mut locked, early_backup) = if early {
         refuse_backup_of_patched_plugins(&layout, &examined, true)?;
         preflight::check_writable(&layout)?;
@@ -52,6 +55,9 @@ pub fn run(config: &Config) -> Result<Output> {
     };
     let mut plan = plan_apply(&survey.discovery, &survey.observed);
     refuse_backup_of_patched_plugins(&layout, &survey, plan.create_backup)?;
+    if !early {
+        preflight::check_writes(&layout, &plan)?;
+    }
     let mut warnings = std::mem::take(&mut survey.warnings);
     warnings.extend(
         survey

@@ -158,6 +158,7 @@ impl Tree {
     /// Renames `from` to `to` (each entry itself, never what a link names; `to` replaced
     /// atomically when something is there).
     pub fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.forget_handles();
         let (from_dir, from_name) = self.parent(from)?;
         let (to_dir, to_name) = self.parent(to)?;
         rustix::fs::renameat(&from_dir, from_name, &to_dir, to_name).map_err(Into::into)
@@ -193,8 +194,9 @@ impl Tree {
     /// Removes the directory `path` and everything in it, through handles: a link inside
     /// is removed itself, never followed.
     pub fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
+        self.forget_handles();
         let (dir, name) = self.parent(path)?;
-        remove_tree(&dir, name)
+        remove_tree(&dir, name, 0)
     }
 
     /// Opens the regular file `path` for appending, creating it (mode 0644 before the
@@ -269,7 +271,9 @@ impl Tree {
 /// Reads `file` whole, refusing one larger than `cap` bytes (checked as it reads, not by
 /// its size alone: a file can grow).
 pub fn read_file_capped(file: File, cap: u64) -> io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
+    // Sized to the file (within the cap), so a whole file takes one read.
+    let size = file.metadata().map_or(0, |m| m.len()).min(cap);
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0).saturating_add(1));
     file.take(cap + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > cap {
         return Err(refused(Refused::TooLarge(cap)));
@@ -278,8 +282,12 @@ pub fn read_file_capped(file: File, cap: u64) -> io::Result<Vec<u8>> {
 }
 
 /// Removes `name` in `dir`: a directory with everything below it (through handles),
-/// anything else as an entry.
-fn remove_tree(dir: &OwnedFd, name: &OsStr) -> io::Result<()> {
+/// anything else as an entry. A tree nested deeper than any walk follows is left for the
+/// operator rather than recursed into without end.
+fn remove_tree(dir: &OwnedFd, name: &OsStr, depth: usize) -> io::Result<()> {
+    if depth > 4 * super::MAX_DEPTH {
+        return Err(refused(Refused::TooDeep));
+    }
     match rustix::fs::unlinkat(dir, name, AtFlags::empty()) {
         Ok(()) => return Ok(()),
         Err(Errno::ISDIR | Errno::PERM) => {}
@@ -292,7 +300,7 @@ fn remove_tree(dir: &OwnedFd, name: &OsStr) -> io::Result<()> {
         Mode::empty(),
     )?;
     for entry in list(&child)? {
-        remove_tree(&child, &entry.name)?;
+        remove_tree(&child, &entry.name, depth + 1)?;
     }
     rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR).map_err(Into::into)
 }

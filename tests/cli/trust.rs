@@ -1079,6 +1079,35 @@ fn a_patch_file_over_a_directory_in_plugins_is_refused() {
     assert_apply_refused(&env, &sentinel, "conflict-foo");
 }
 
+/// The attacker nests directories thousands deep in a patch, and in plugins, so that a walk
+/// recurses without end (or meets paths longer than the kernel takes) half-way through.
+#[test]
+fn directories_nested_too_deep_are_refused() {
+    let deep = |base: &Path| {
+        let mut dir = base.to_path_buf();
+        for _ in 0..200 {
+            dir.push("d");
+        }
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("leaf.txt"), b"deep\n").unwrap();
+    };
+    let env = pending();
+    let watched = sentinel(&env);
+    deep(&env.patches().join("patch0002/exploded"));
+    assert_apply_refused(
+        &env,
+        &watched,
+        "repository/components/patches/patch0002/exploded/d/d/d",
+    );
+
+    let env = pending();
+    let watched = sentinel(&env);
+    deep(&env.plugins().join("exploded"));
+    assert_apply_refused(&env, &watched, &format!("{PLUGINS}/exploded/d/d/d"));
+    let run = bin(&env).run("verify", &[]);
+    assert_error(&run, 2, &format!("{PLUGINS}/exploded/d/d/d"));
+}
+
 /// A symbolic name of `len - 10` bytes: `{bsn}_1.0.0.jar` is `len` bytes long.
 fn bsn_of_target_len(len: usize) -> String {
     let bsn = format!("org.example.{}", "l".repeat(len - 10 - 12));
