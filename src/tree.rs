@@ -18,9 +18,11 @@
 //! bad input (while planning) or a failed write (while writing, where it means somebody
 //! changed the tree under the run).
 
+mod info;
 mod ops;
 mod walk;
 
+pub use info::{Info, Kind};
 pub use ops::{Dir, Entry, TEMP_NAME_LEN, read_file_capped};
 use walk::link_is_loop as walk_loop;
 
@@ -71,100 +73,6 @@ struct Root {
     handle: OnceLock<OwnedFd>,
     /// The root resolved, for the inside check of a followed link; `None` until it exists.
     real: OnceLock<PathBuf>,
-}
-
-/// What a file is, from one `stat` of it (never of what a link names, unless the call
-/// says it follows).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Info {
-    pub kind: Kind,
-    pub dev: u64,
-    pub ino: u64,
-    pub size: u64,
-    pub mode: u32,
-    pub uid: u32,
-    pub gid: u32,
-    pub mtime_ns: i64,
-    pub ctime_ns: i64,
-}
-
-/// The kinds of entry a tree can hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    File,
-    Dir,
-    Link,
-    Fifo,
-    Socket,
-    CharDevice,
-    BlockDevice,
-    Unknown,
-}
-
-impl Kind {
-    fn of(file_type: FileType) -> Kind {
-        match file_type {
-            FileType::RegularFile => Kind::File,
-            FileType::Directory => Kind::Dir,
-            FileType::Symlink => Kind::Link,
-            FileType::Fifo => Kind::Fifo,
-            FileType::Socket => Kind::Socket,
-            FileType::CharacterDevice => Kind::CharDevice,
-            FileType::BlockDevice => Kind::BlockDevice,
-            FileType::Unknown => Kind::Unknown,
-        }
-    }
-
-    /// How a message names this kind.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Kind::File => "a regular file",
-            Kind::Dir => "a directory",
-            Kind::Link => "a symbolic link",
-            Kind::Fifo => "a FIFO (named pipe)",
-            Kind::Socket => "a socket",
-            Kind::CharDevice => "a character device",
-            Kind::BlockDevice => "a block device",
-            Kind::Unknown => "a special file",
-        }
-    }
-}
-
-impl Info {
-    fn of(stat: &rustix::fs::Stat) -> Info {
-        // Field types differ between architectures; nanoseconds always fit an i64.
-        let ns = |s: i64, n: i64| s.saturating_mul(1_000_000_000).saturating_add(n);
-        Info {
-            kind: Kind::of(FileType::from_raw_mode(stat.st_mode)),
-            dev: stat.st_dev,
-            ino: stat.st_ino,
-            size: stat.st_size as u64,
-            mode: stat.st_mode & 0o7777,
-            uid: stat.st_uid,
-            gid: stat.st_gid,
-            mtime_ns: ns(
-                stat.st_mtime,
-                i64::try_from(stat.st_mtime_nsec).unwrap_or(0),
-            ),
-            ctime_ns: ns(
-                stat.st_ctime,
-                i64::try_from(stat.st_ctime_nsec).unwrap_or(0),
-            ),
-        }
-    }
-
-    /// The metadata of an open file.
-    pub fn of_file(file: &File) -> io::Result<Info> {
-        Ok(Info::of(&rustix::fs::fstat(file)?))
-    }
-
-    pub fn is_file(&self) -> bool {
-        self.kind == Kind::File
-    }
-
-    pub fn is_dir(&self) -> bool {
-        self.kind == Kind::Dir
-    }
 }
 
 /// Why the tree layer refused a path (see [`refusal`]).
@@ -424,12 +332,6 @@ impl Tree {
         Ok(handle)
     }
 
-    /// The kind of what `path` names for a reader of input: a link is followed under
-    /// [`Tree::open_input`]'s rule. `None` when nothing is there.
-    pub fn input_kind(&self, path: &Path) -> io::Result<Option<Kind>> {
-        Ok(self.stat_input(path)?.map(|i| i.kind))
-    }
-
     /// The entries of the directory `path`, in byte-wise name order, each with its kind
     /// (links not followed). `follow`: whether `path` may be reached through links (under
     /// [`Tree::open_input`]'s rule) or not at all.
@@ -455,20 +357,11 @@ impl Tree {
         }
     }
 
-    /// The handle of the directory `path` (no link followed), for calls relative to it.
-    pub fn dir_handle(&self, path: &Path) -> io::Result<OwnedFd> {
-        self.open_nofollow(path, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())
-    }
-
     /// Whether `path` lies inside the tree at all.
     pub fn holds(&self, path: &Path) -> bool {
         self.locate(path).is_ok()
     }
 
-    /// PRODUCT_HOME as the operator gave it.
-    pub fn home_path(&self) -> &Path {
-        &self.roots[0].path
-    }
 }
 
 impl Root {
@@ -522,20 +415,6 @@ fn absent_is_none<T>(result: io::Result<T>) -> io::Result<Option<T>> {
         Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => Ok(None),
         Err(e) => Err(e),
     }
-}
-
-/// Whether `name` could be one path component.
-fn plain_name(name: &OsStr) -> bool {
-    let bytes = name.as_bytes();
-    !bytes.is_empty() && bytes != b"." && bytes != b".." && !bytes.contains(&b'/')
-}
-
-/// `dir` joined with a name that must be a plain component.
-pub fn child(dir: &Path, name: &OsStr) -> io::Result<PathBuf> {
-    if !plain_name(name) {
-        return Err(refused(Refused::Name));
-    }
-    Ok(dir.join(name))
 }
 
 /// The name carbon-patch gives its next temporary file: its reserved prefix, its pid and
