@@ -258,7 +258,11 @@ fn discover_readable(layout: &Layout, cache: &DigestCache) -> Result<Discovery<L
     if let Some((name, dir)) = packs.pop() {
         let lib = dir.join(layout::SERVICE_PACK_LIB);
         let list = dir.join(layout::SERVICE_PACK_PATCHES);
-        if !matches!(resolve(tree, &lib)?, Kind::Dir) {
+        let lib_kind = resolve(tree, &lib)?;
+        if let Kind::Other(other) = lib_kind {
+            return Err(refused_kind(&lib, other));
+        }
+        if lib_kind != Kind::Dir {
             return Err(Error::bad_input(
                 &lib,
                 format!("service pack {name} has no `lib/` directory"),
@@ -412,6 +416,14 @@ fn list_dir(tree: &Tree, dir: &Path) -> Result<Vec<(String, PathBuf, Kind)>> {
         .collect()
 }
 
+/// Bad input: `path` is a FIFO, socket, device (or a link, where none may be).
+fn refused_kind(path: &Path, kind: tree::Kind) -> Error {
+    Error::refused(
+        path,
+        &std::io::Error::new(std::io::ErrorKind::InvalidInput, tree::Refused::Kind(kind)),
+    )
+}
+
 /// Refuses an entry's directory name (or a file name) holding a control character: it
 /// would reach patches.log, the applied lists and the terminal (SPEC §12).
 fn refuse_control(path: &Path, name: &std::ffi::OsStr, what: &str) -> Result<()> {
@@ -428,7 +440,11 @@ fn refuse_control(path: &Path, name: &std::ffi::OsStr, what: &str) -> Result<()>
 /// Reads `servicepack_patches.txt`: one patch name a line; blank lines and surrounding
 /// white space (CRLF included) are ignored.
 fn read_covered(tree: &Tree, list: &Path, pack: &str) -> Result<Vec<String>> {
-    if !matches!(resolve(tree, list)?, Kind::File) {
+    let kind = resolve(tree, list)?;
+    if let Kind::Other(other) = kind {
+        return Err(refused_kind(list, other));
+    }
+    if kind != Kind::File {
         return Err(Error::bad_input(
             list,
             format!(

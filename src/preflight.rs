@@ -29,6 +29,14 @@ pub fn check_writable(layout: &Layout) -> Result<()> {
     for dir in dirs {
         check_place(tree, dir, Kind::Dir)?;
     }
+    // Where a rollback (or an apply finishing one) sets entries aside: never a link. Only
+    // looked at when there: a run that sets nothing aside needs neither directory.
+    for root in [&layout.patches, &layout.servicepacks] {
+        let hidden = root.join(crate::layout::ROLLED_BACK_DIR);
+        if tree.lstat(&hidden).is_ok_and(|i| i.is_some()) {
+            check_place(tree, &hidden, Kind::Dir)?;
+        }
+    }
     for file in layout.metadata_files() {
         check_place(tree, file, Kind::File)?;
     }

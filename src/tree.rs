@@ -361,7 +361,6 @@ impl Tree {
     pub fn holds(&self, path: &Path) -> bool {
         self.locate(path).is_ok()
     }
-
 }
 
 impl Root {
@@ -383,8 +382,14 @@ impl Root {
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
-        let real = std::fs::read_link(proc_fd(fd.as_fd()))?;
-        let _ = self.real.set(real);
+        // Without /proc the root's place comes from its path; a link read through is
+        // then refused, as its target cannot be checked on the handle.
+        if let Some(real) = std::fs::read_link(proc_fd(fd.as_fd()))
+            .or_else(|_| std::fs::canonicalize(&self.path))
+            .ok()
+        {
+            let _ = self.real.set(real);
+        }
         let _ = self.handle.set(fd);
         Ok(self.handle.get().map(AsFd::as_fd).unwrap_or_else(|| {
             // Just set above (or by another thread first).

@@ -12,7 +12,7 @@ use arbitrary::Arbitrary;
 use carbon_patch::digest::Md5Digest;
 use carbon_patch::discover::{Discovery, Entry, EntryKind, SourceFile};
 use carbon_patch::metadata::{JarList, Placed, STATE_SCHEMA_VERSION, State, encode_path};
-use carbon_patch::plan::{ActionKind, Observed, Plan, Present, Recorded, plan_apply};
+use carbon_patch::plan::{ActionKind, Observed, Plan, Present, Recorded, Target, plan_apply};
 use libfuzzer_sys::fuzz_target;
 
 const TARGETS: &[&str] = &[
@@ -69,10 +69,10 @@ fn present(md5: Md5Digest) -> Present {
     }
 }
 
-fn tree(files: &[(u8, u8)]) -> BTreeMap<PathBuf, Present> {
+fn tree(files: &[(u8, u8)]) -> BTreeMap<Target, Present> {
     files
         .iter()
-        .map(|&(t, c)| (target(t), present(md5(c))))
+        .map(|&(t, c)| (Target::from(target(t)), present(md5(c))))
         .collect()
 }
 
@@ -88,7 +88,7 @@ fn entry(name: &str, kind: EntryKind, files: &[(u8, u8)]) -> Entry {
             .map(|(t, c)| SourceFile {
                 source: PathBuf::from(name).join(&t),
                 own_name: t.clone(),
-                target: t,
+                target: Target::from(t),
                 md5: md5(c),
                 size: 1,
             })
@@ -96,9 +96,9 @@ fn entry(name: &str, kind: EntryKind, files: &[(u8, u8)]) -> Entry {
     }
 }
 
-type Model = BTreeMap<PathBuf, Md5Digest>;
+type Model = BTreeMap<Target, Md5Digest>;
 
-fn model(tree: &BTreeMap<PathBuf, Present>) -> Model {
+fn model(tree: &BTreeMap<Target, Present>) -> Model {
     tree.iter()
         .filter_map(|(t, p)| Some((t.clone(), p.md5?)))
         .collect()
@@ -119,12 +119,12 @@ fn carry_out(plan: &Plan, plugins: &Model, backup: &Model) -> Model {
         match &action.kind {
             ActionKind::Write { md5, .. } => {
                 assert_eq!(plan.provided.get(t).map(|p| p.md5), Some(*md5));
-                after.insert(t.clone(), *md5);
+                after.insert(t.clone().into(), *md5);
             }
             ActionKind::Restore { md5 } => {
                 let copy = *backup.get(t).expect("a restore reads the backup's copy");
                 assert!(md5.is_none_or(|m| m == copy));
-                after.insert(t.clone(), copy);
+                after.insert(t.clone().into(), copy);
             }
             ActionKind::Archive => assert!(after.remove(t).is_some(), "archive of a missing {t:?}"),
         }
@@ -191,12 +191,9 @@ fuzz_target!(|input: Input| {
         .map_or_else(|| plugins.clone(), model);
     let after = carry_out(&plan, &plugins, &backup);
     let placed = observed.recorded.placed();
-    for t in after
-        .keys()
-        .chain(plugins.keys())
-        .chain(plan.provided.keys())
-    {
-        if let Some(p) = plan.provided.get(t) {
+    let provided: Vec<Target> = plan.provided.keys().cloned().map(Target::from).collect();
+    for t in after.keys().chain(plugins.keys()).chain(&provided) {
+        if let Some(p) = plan.provided.get(t.as_path()) {
             assert_eq!(after.get(t), Some(&p.md5));
         } else if placed.contains_key(t) {
             assert_eq!(after.get(t), backup.get(t));
@@ -226,7 +223,7 @@ fuzz_target!(|input: Input| {
                     jars: plan
                         .provided
                         .iter()
-                        .map(|(t, p)| (t.clone(), p.md5))
+                        .map(|(t, p)| (Target::from(t.clone()), p.md5))
                         .collect(),
                     damaged: Vec::new(),
                 }),

@@ -146,13 +146,16 @@ impl Tree {
     /// Creates a new temporary file in the directory `dir`, under a name of its own
     /// (see [`temp_name`]). Returns it and its path.
     pub fn create_temp(&self, dir: &Path, mode: u32) -> io::Result<(File, PathBuf)> {
-        loop {
+        // A name taken is tried again with the next counter; names planted in bulk to
+        // keep every one taken end the run instead of keeping it busy.
+        for _ in 0..1000 {
             let path = dir.join(temp_name());
             match self.create_new(&path, mode) {
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 other => return other.map(|file| (file, path)),
             }
         }
+        Err(io::Error::from_raw_os_error(libc::EEXIST))
     }
 
     /// Renames `from` to `to` (each entry itself, never what a link names; `to` replaced

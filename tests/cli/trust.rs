@@ -502,6 +502,24 @@ fn the_walk_without_openat2_refuses_the_same_links_and_applies_the_rest() {
     sentinel.assert_unchanged();
 }
 
+/// The attacker links patches/.rolled-back outside, so that a rollback moves the patch
+/// directories there (out of the product, into a place of their choice).
+#[test]
+fn a_rolled_back_directory_link_is_refused_by_rollback() {
+    let env = pending();
+    bin(&env).run("apply", &[]).code(0);
+    let sentinel = sentinel(&env);
+    plant_link(&env.patches().join(".rolled-back"), &sentinel.dir);
+    assert_refused(
+        &bin(&env),
+        &sentinel,
+        "rollback",
+        &[],
+        2,
+        "repository/components/patches/.rolled-back",
+    );
+}
+
 /// The attacker makes plugins itself a link to a copy of it elsewhere, to get writes there.
 #[test]
 fn plugins_itself_a_link_is_refused() {
