@@ -384,9 +384,8 @@ impl Root {
         )?;
         // Without /proc the root's place comes from its path; a link read through is
         // then refused, as its target cannot be checked on the handle.
-        if let Some(real) = std::fs::read_link(proc_fd(fd.as_fd()))
-            .or_else(|_| std::fs::canonicalize(&self.path))
-            .ok()
+        if let Ok(real) =
+            std::fs::read_link(proc_fd(fd.as_fd())).or_else(|_| std::fs::canonicalize(&self.path))
         {
             let _ = self.real.set(real);
         }
