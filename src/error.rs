@@ -151,16 +151,30 @@ impl Error {
     /// What the tree layer refused at `path` (a link where none is followed, a special
     /// file, a link out of PRODUCT_HOME), as bad input: found while reading, before any write.
     pub fn refused(path: impl Into<PathBuf>, cause: &io::Error) -> Self {
-        let why = crate::tree::refusal(cause)
+        use crate::tree::Refused;
+        let refusal = crate::tree::refusal(cause);
+        let why = refusal
             .map(ToString::to_string)
             .unwrap_or_else(|| cause.to_string());
-        Error::bad_input(
-            path,
-            format!("refused: {why}"),
-            "replace it with a regular file or directory (carbon-patch runs with privileges and \
-             never follows a link where it writes, nor reads a FIFO, socket or device), then run again; \
-             nothing was changed",
-        )
+        let hint = match refusal {
+            Some(Refused::Outside(_) | Refused::Unresolvable) => {
+                "replace the link with the file itself (a link may only lead to a file inside \
+                 PRODUCT_HOME), or remove it; nothing was changed"
+            }
+            Some(Refused::TooDeep) => {
+                "flatten or remove the nested directories; nothing was changed"
+            }
+            Some(Refused::TooLarge(_)) => {
+                "remove the file (carbon-patch rewrites its own files), or replace it with the \
+                 right one; nothing was changed"
+            }
+            _ => {
+                "replace it with a regular file or directory (carbon-patch runs with privileges and \
+                 never follows a link where it writes, nor reads a FIFO, socket or device), then \
+                 run again; nothing was changed"
+            }
+        };
+        Error::bad_input(path, format!("refused: {why}"), hint)
     }
 
     /// A failed read of `path` while planning: what the tree layer refused is bad input
