@@ -23,6 +23,7 @@ pub fn check_writable(layout: &Layout) -> Result<()> {
     let dirs = [
         &layout.plugins,
         &layout.patches,
+        &layout.backup,
         &layout.metadata,
         &layout.archive,
     ];

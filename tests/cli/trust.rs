@@ -520,6 +520,17 @@ fn a_rolled_back_directory_link_is_refused_by_rollback() {
     );
 }
 
+/// The attacker puts a file where the backup goes, so that a first apply fails after its
+/// copy of plugins, at the rename.
+#[test]
+fn a_file_where_the_backup_goes_is_refused_before_anything_is_written() {
+    let env = product();
+    let sentinel = sentinel(&env);
+    fs::create_dir_all(env.patches()).unwrap();
+    fs::write(env.backup(), b"not a directory\n").unwrap();
+    assert_apply_refused(&env, &sentinel, "repository/components/patches/patch0000");
+}
+
 /// The attacker makes plugins itself a link to a copy of it elsewhere, to get writes there.
 #[test]
 fn plugins_itself_a_link_is_refused() {
@@ -1704,15 +1715,64 @@ fn assert_done_or_refused(env: &Env, sentinel: &Sentinel, command: &str) {
     assert_secret_nowhere_in(env);
     match run.code {
         0 if command == "apply" => {
+            assert_only_allowed_places_changed(&before, &env.snapshot(), command);
             let verify = bin(env).run("verify", &[]);
             assert_eq!(verify.code, 0, "verify after apply:\n{}", verify.stdout);
         }
-        0 => {}
+        0 => assert_only_allowed_places_changed(&before, &env.snapshot(), command),
         2 => assert_same_tree(&before, &env.snapshot(), "refused, yet the product changed"),
         code => panic!(
             "{command} exited {code}, neither done (0) nor refused (2)\n--- stdout\n{}\n--- stderr\n{}",
             run.stdout, run.stderr
         ),
+    }
+}
+
+/// Asserts that a run changed the product only where SPEC §12 lets it write: plugins, the
+/// backup, the metadata dir, the log, the 4.2 applied list (and the directories holding
+/// them); a rollback also moves patch and service pack directories into `.rolled-back`.
+fn assert_only_allowed_places_changed(before: &Snapshot, after: &Snapshot, command: &str) {
+    let mut allowed = vec![
+        PLUGINS,
+        "repository/components/patches/patch0000",
+        METADATA,
+        "repository/logs",
+        "repository/components/default",
+    ];
+    if command == "rollback" {
+        allowed.extend([
+            "repository/components/patches/.rolled-back",
+            "repository/components/servicepacks/.rolled-back",
+        ]);
+    }
+    // A rollback moves `patches/patchNNNN` and `servicepacks/servicepackNNN` aside.
+    let moved_aside = |path: &Path| {
+        let under = |dir: &str, prefix: &str| {
+            path.strip_prefix(dir)
+                .ok()
+                .and_then(|rest| rest.components().next())
+                .is_some_and(|first| first.as_os_str().as_bytes().starts_with(prefix.as_bytes()))
+        };
+        command == "rollback"
+            && (under("repository/components/patches", "patch")
+                || under("repository/components/servicepacks", "servicepack"))
+    };
+    let paths: std::collections::BTreeSet<&PathBuf> =
+        before.entries.keys().chain(after.entries.keys()).collect();
+    for path in paths {
+        if before.entries.get(path) == after.entries.get(path) {
+            continue;
+        }
+        let inside = allowed.iter().any(|place| path.starts_with(place));
+        // A directory holding an allowed place changes when an entry is made in it.
+        let above = allowed
+            .iter()
+            .any(|place| Path::new(place).starts_with(path));
+        assert!(
+            inside || above || moved_aside(path),
+            "{command} changed `{}`, outside the places it may write",
+            path.display()
+        );
     }
 }
 
