@@ -341,6 +341,7 @@ fn discover_readable(layout: &Layout, cache: &DigestCache) -> Result<Discovery<L
         .collect();
     (found.service_pack, found.patches) = regroup(shells, read);
     found.order().try_for_each(refuse_duplicate_targets)?;
+    warn_on_spaced_names(&mut found);
     Ok(found)
 }
 
@@ -559,6 +560,32 @@ fn refuse_duplicate_targets(entry: &Entry<Listed>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A bundle name the runtime computes with a space in it (a manifest header with a space
+/// after its colon's, or before the `;`): carbon-patch uses it as it is, as the runtime
+/// does, but such a name is almost always a mistake in the jar.
+fn warn_on_spaced_names(found: &mut Discovery<Listed>) {
+    let spaced: Vec<String> = found
+        .order()
+        .flat_map(|entry| {
+            entry
+                .files
+                .iter()
+                .filter(|f| f.jar && f.target.as_os_str().as_encoded_bytes().contains(&b' '))
+                .map(move |f| {
+                    format!(
+                        "{} provides `{}` under the bundle name `{}`, which has a space in it: \
+                         the server uses that name as it is, and so does carbon-patch; check the \
+                         jar's Bundle-SymbolicName and Bundle-Version",
+                        entry.name,
+                        crate::names::Shown::path(&f.own_name),
+                        crate::names::Shown::path(&f.target)
+                    )
+                })
+        })
+        .collect();
+    found.warnings.extend(spaced);
 }
 
 /// Names of different lengths sort in a surprising order (`patch10000` before

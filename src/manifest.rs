@@ -8,6 +8,10 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::tree::Tree;
 
+mod java;
+
+pub use java::{Attributes, ManifestError};
+
 /// The largest manifest carbon-patch reads. Real OSGi manifests are a few KB to a few
 /// hundred KB; anything bigger is refused so a hostile jar cannot exhaust memory.
 pub const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
@@ -16,75 +20,27 @@ const MANIFEST_PATH: &str = "META-INF/MANIFEST.MF";
 const SYMBOLIC_NAME: &str = "Bundle-SymbolicName";
 const VERSION: &str = "Bundle-Version";
 
-/// The main-section headers of a manifest, in file order, with continuation lines joined.
-/// Header names compare case-insensitively, as in `java.util.jar.Attributes`.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Headers(Vec<(String, String)>);
-
-impl Headers {
-    /// The value of `name` (first occurrence), if present.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+/// The name the Carbon runtime gives a jar whose manifest is `manifest`, computed as it
+/// does: the main attributes as `java.util.jar` reads them ([`java::read`]), then
+/// `Bundle-SymbolicName.split(";")[0] + "_" + Bundle-Version + ".jar"`, nothing trimmed.
+/// `Ok(None)`: a header is missing, and the file keeps its own name. `Err`: Java refuses
+/// the manifest (or, for a symbolic name of nothing but `;`, the split leaves no part), so
+/// the runtime fails on this jar at every start.
+pub fn runtime_name(manifest: &[u8]) -> std::result::Result<Option<String>, ManifestError> {
+    let attributes = java::read(manifest)?;
+    let (Some(symbolic), Some(version)) = (attributes.get(SYMBOLIC_NAME), attributes.get(VERSION))
+    else {
+        return Ok(None);
+    };
+    // Java's `split` drops trailing empty parts: `";;"` splits into none at all.
+    if !symbolic.is_empty() && symbolic.bytes().all(|b| b == b';') {
+        return Err(ManifestError {
+            exception: "ArrayIndexOutOfBoundsException",
+            message: "Index 0 out of bounds for length 0".into(),
+        });
     }
-}
-
-/// Parses the main section of a manifest: lines end in CRLF, LF or CR; a line starting
-/// with one space continues the previous one; the first empty line ends the section.
-/// Lines that are not `Name: value` are skipped. Never fails and never panics.
-pub fn parse_main_section(bytes: &[u8]) -> Headers {
-    let mut logical: Vec<Vec<u8>> = Vec::new();
-    for line in split_lines(bytes) {
-        if line.is_empty() {
-            break;
-        }
-        match (line.first(), logical.last_mut()) {
-            (Some(b' '), Some(previous)) => previous.extend_from_slice(&line[1..]),
-            _ => logical.push(line.to_vec()),
-        }
-    }
-    let headers = logical
-        .iter()
-        .filter_map(|line| {
-            let text = String::from_utf8_lossy(line);
-            let (name, value) = text.split_once(':')?;
-            let value = value.strip_prefix(' ').unwrap_or(value);
-            Some((name.to_string(), value.to_string()))
-        })
-        .collect();
-    Headers(headers)
-}
-
-fn split_lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut rest = bytes;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let end = rest
-            .iter()
-            .position(|&b| b == b'\r' || b == b'\n')
-            .unwrap_or(rest.len());
-        let line = &rest[..end];
-        let skip = match rest.get(end..end + 2) {
-            Some(b"\r\n") => 2,
-            _ if end < rest.len() => 1,
-            _ => 0,
-        };
-        rest = &rest[end + skip..];
-        Some(line)
-    })
-}
-
-/// The OSGi file name `<symbolic-name>_<version>.jar` when both headers are present, the
-/// symbolic name cut at its first `;` and both trimmed; `None` otherwise.
-pub fn bundle_file_name(headers: &Headers) -> Option<String> {
-    let symbolic = headers.get(SYMBOLIC_NAME)?;
-    let version = headers.get(VERSION)?;
-    let symbolic = symbolic.split(';').next().unwrap_or_default().trim();
-    Some(format!("{symbolic}_{}.jar", version.trim()))
+    let symbolic = symbolic.split(';').next().unwrap_or_default();
+    Ok(Some(format!("{symbolic}_{version}.jar")))
 }
 
 /// The longest file name Linux filesystems take, in bytes.
@@ -123,34 +79,57 @@ pub fn is_jar(file_name: &OsStr) -> bool {
 }
 
 /// The name `path` lands under in plugins: its bundle name when it is a jar with both
-/// OSGi headers, else its own file name. Refused names and unreadable jars are errors.
+/// OSGi headers, else its own file name. Refused names, manifests Java refuses and
+/// unreadable jars are errors.
 pub fn target_name(tree: &Tree, path: &Path, file_name: &OsStr) -> Result<OsString> {
     let manifest = if is_jar(file_name) {
         read_manifest(tree, path)?
     } else {
         None
     };
-    decide_name(manifest.as_deref(), file_name).map_err(|(name, why)| {
-        Error::bad_input(
+    decide_name(manifest.as_deref(), file_name).map_err(|refused| match refused {
+        NameError::Refused { name, why } => Error::bad_input(
             path,
-            format!("refused bundle name {:?}: {why}", name.to_string_lossy()),
+            format!(
+                "refused bundle name {:?}: {why}",
+                crate::names::Shown(&name).to_string()
+            ),
             "fix the jar's Bundle-SymbolicName / Bundle-Version (or the file name), or remove the file",
-        )
+        ),
+        NameError::Manifest(e) => Error::bad_input_from(
+            path,
+            format!(
+                "the jar's manifest is one Java refuses ({}), so the server would fail on it at every start",
+                e.exception
+            ),
+            "fix META-INF/MANIFEST.MF (`jar tf`/`unzip -p` show it) or replace the jar with an intact build; nothing was changed",
+            e,
+        ),
     })
 }
 
+/// Why a file cannot land in plugins under the name it would get.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameError {
+    /// The name is refused (SPEC §4, §12).
+    Refused { name: OsString, why: &'static str },
+    /// Java refuses the jar's manifest.
+    Manifest(ManifestError),
+}
+
 /// The pure part of [`target_name`]: the bundle name from `manifest` (the bytes of a jar's
-/// manifest, if it is a jar that has one), else `file_name`; a refused name comes back
-/// with the reason.
+/// manifest, if it is a jar that has one), else `file_name`.
 pub fn decide_name(
     manifest: Option<&[u8]>,
     file_name: &OsStr,
-) -> std::result::Result<OsString, (OsString, &'static str)> {
-    let name = manifest
-        .and_then(|bytes| bundle_file_name(&parse_main_section(bytes)))
-        .map_or_else(|| file_name.to_os_string(), OsString::from);
+) -> std::result::Result<OsString, NameError> {
+    let name = match manifest.map(runtime_name).transpose() {
+        Ok(name) => name.flatten(),
+        Err(e) => return Err(NameError::Manifest(e)),
+    };
+    let name = name.map_or_else(|| file_name.to_os_string(), OsString::from);
     match refusal(&name) {
-        Some(why) => Err((name, why)),
+        Some(why) => Err(NameError::Refused { name, why }),
         None => Ok(name),
     }
 }
@@ -224,7 +203,7 @@ mod tests {
     use super::*;
 
     fn name_of(manifest: &str) -> Option<String> {
-        bundle_file_name(&parse_main_section(manifest.as_bytes()))
+        runtime_name(manifest.as_bytes()).unwrap()
     }
 
     #[test]
@@ -237,10 +216,29 @@ mod tests {
     }
 
     #[test]
-    fn parameters_after_semicolon_are_dropped_and_trimmed() {
+    fn parameters_after_the_semicolon_are_dropped_and_nothing_is_trimmed() {
         let m =
             "Bundle-SymbolicName: org.eclipse.osgi ; singleton:=true\nBundle-Version:  3.10.2 \n";
+        assert_eq!(
+            name_of(m).as_deref(),
+            Some("org.eclipse.osgi _ 3.10.2 .jar")
+        );
+        let m = "Bundle-SymbolicName: org.eclipse.osgi;singleton:=true\nBundle-Version: 3.10.2\n";
         assert_eq!(name_of(m).as_deref(), Some("org.eclipse.osgi_3.10.2.jar"));
+    }
+
+    #[test]
+    fn a_symbolic_name_split_as_java_splits_it() {
+        let with = |bsn: &str| {
+            runtime_name(format!("Bundle-SymbolicName: {bsn}\nBundle-Version: 1\n").as_bytes())
+        };
+        assert_eq!(with(";x"), Ok(Some("_1.jar".into())));
+        assert_eq!(with("x;"), Ok(Some("x_1.jar".into())));
+        assert_eq!(with(""), Ok(Some("_1.jar".into())));
+        assert_eq!(
+            with(";;").unwrap_err().exception,
+            "ArrayIndexOutOfBoundsException"
+        );
     }
 
     #[test]
@@ -293,15 +291,24 @@ mod tests {
     }
 
     #[test]
-    fn garbage_never_panics() {
+    fn a_manifest_java_refuses_is_not_a_name() {
         for input in [
             &b"\xff\xfe:\r\r\n \n"[..],
             b" leading continuation\n",
-            b"::::",
-            b"\r",
+            b"::::\n",
+            b"Bundle-Version:1\n",
+            // An empty line ends the main section; ` ` is then a name section without `Name:`.
             b"\n \n \n",
         ] {
-            let _ = bundle_file_name(&parse_main_section(input));
+            assert!(runtime_name(input).is_err(), "{input:?}");
+            assert!(matches!(
+                decide_name(Some(input), OsStr::new("x.jar")),
+                Err(NameError::Manifest(_))
+            ));
+        }
+        // A lone CR is an empty line; a last line without its line end is not read.
+        for fine in [&b"\r"[..], b"::::"] {
+            assert_eq!(runtime_name(fine), Ok(None), "{fine:?}");
         }
     }
 

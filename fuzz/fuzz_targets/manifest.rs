@@ -10,7 +10,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use carbon_patch::manifest::{
-    MAX_MANIFEST_BYTES, bundle_file_name, decide_name, manifest_of, parse_main_section,
+    MAX_MANIFEST_BYTES, NameError, decide_name, manifest_of, runtime_name,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -25,13 +25,16 @@ fn obeys_spec(name: &OsStr) -> bool {
         && name
             .to_str()
             .is_none_or(|s| !s.chars().any(char::is_control))
+        && bytes.len() <= 255
+        && !bytes.starts_with(b".carbon-patch-tmp.")
 }
 
 fn check_name(manifest: &[u8]) {
-    let _ = bundle_file_name(&parse_main_section(manifest));
+    let _ = runtime_name(manifest);
     match decide_name(Some(manifest), OsStr::new("own-name.jar")) {
         Ok(name) => assert!(obeys_spec(&name), "accepted {name:?}"),
-        Err((name, _)) => assert!(!obeys_spec(&name), "refused {name:?}"),
+        Err(NameError::Refused { name, .. }) => assert!(!obeys_spec(&name), "refused {name:?}"),
+        Err(NameError::Manifest(_)) => {}
     }
 }
 

@@ -74,7 +74,7 @@ fn header_value() -> impl Strategy<Value = String> {
         2 => "[a-z.]{1,30}(;singleton:=true)?",
         1 => "(\\.\\./|/|\\\\)[a-z]{0,8}",
         // Longer than any line: always wrapped over many continuation lines.
-        1 => "[a-z.]{300,3000}",
+        1 => "[a-z.]{300,900}",
     ]
 }
 
@@ -107,10 +107,12 @@ fn write_manifest(headers: &[(String, String)], width: usize, end: &str) -> Vec<
     out
 }
 
-/// The first value of `name` (case-insensitively) among `headers`.
-fn first<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+/// The last value of `name` (case-insensitively) among `headers`: what `java.util.jar`
+/// keeps of a header given twice.
+fn last<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()
+        .rev()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.as_str())
 }
@@ -123,12 +125,14 @@ proptest! {
         bytes in manifest_bytes(4096),
         file_name in proptest::collection::vec(any::<u8>(), 0..24),
     ) {
-        let headers = parse_main_section(&bytes);
-        let _ = bundle_file_name(&headers);
+        let _ = runtime_name(&bytes);
         for manifest in [Some(&bytes[..]), None] {
             match decide_name(manifest, OsStr::from_bytes(&file_name)) {
                 Ok(name) => prop_assert!(obeys_spec(&name), "accepted {name:?}"),
-                Err((name, _)) => prop_assert!(!obeys_spec(&name), "refused {name:?}"),
+                Err(NameError::Refused { name, .. }) => {
+                    prop_assert!(!obeys_spec(&name), "refused {name:?}")
+                }
+                Err(NameError::Manifest(_)) => prop_assert!(manifest.is_some()),
             }
         }
     }
@@ -136,23 +140,31 @@ proptest! {
     #[test]
     fn near_manifests_read_back_what_jar_rules_wrote(
         headers in proptest::collection::vec((header_name(), header_value()), 0..8),
-        width in 2usize..100,
+        // Wide enough for every header name and its `: ` on the first line, as JAR
+        // writers keep it (72 bytes for `jar`).
+        width in 24usize..100,
         end in prop_oneof![Just("\r\n"), Just("\n"), Just("\r")],
     ) {
         let bytes = write_manifest(&headers, width, end);
-        let parsed = parse_main_section(&bytes);
+        // A CRLF across the JDK's 8192-byte read buffer is two line ends there (a unit
+        // test covers it): keep the written manifests inside one buffer.
+        prop_assume!(bytes.len() < 8192);
+        let parsed = java::read(&bytes).expect("a manifest written with JAR rules reads");
         for (name, _) in &headers {
-            prop_assert_eq!(parsed.get(name), first(&headers, name), "header {}", name);
+            prop_assert_eq!(parsed.get(name), last(&headers, name), "header {}", name);
         }
-        let expected = match (first(&headers, SYMBOLIC_NAME), first(&headers, VERSION)) {
+        let expected = match (last(&headers, SYMBOLIC_NAME), last(&headers, VERSION)) {
+            (Some(bsn), Some(_)) if !bsn.is_empty() && bsn.bytes().all(|b| b == b';') => {
+                prop_assert!(runtime_name(&bytes).is_err());
+                return Ok(());
+            }
             (Some(bsn), Some(version)) => Some(format!(
-                "{}_{}.jar",
-                bsn.split(';').next().unwrap_or_default().trim(),
-                version.trim()
+                "{}_{version}.jar",
+                bsn.split(';').next().unwrap_or_default(),
             )),
             _ => None,
         };
-        prop_assert_eq!(bundle_file_name(&parsed), expected.clone());
+        prop_assert_eq!(runtime_name(&bytes), Ok(expected.clone()));
         let decided = decide_name(Some(&bytes), OsStr::new("own-name.jar"));
         let name = expected.unwrap_or_else(|| "own-name.jar".to_string());
         match decided {
@@ -160,10 +172,11 @@ proptest! {
                 prop_assert_eq!(got.as_os_str(), OsStr::new(&name));
                 prop_assert!(obeys_spec(&got));
             }
-            Err((got, _)) => {
+            Err(NameError::Refused { name: got, .. }) => {
                 prop_assert_eq!(got.as_os_str(), OsStr::new(&name));
                 prop_assert!(!obeys_spec(&got));
             }
+            Err(NameError::Manifest(e)) => prop_assert!(false, "refused: {e}"),
         }
     }
 }

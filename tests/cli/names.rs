@@ -114,10 +114,19 @@ fn a_jar_lands_under_its_symbolic_name_and_version_without_directives() {
     );
 }
 
+/// The runtime trims nothing (`java.util.jar` keeps every byte after the space that
+/// follows the colon): neither does carbon-patch, and it warns about such a name.
 #[test]
-fn spaces_around_the_symbolic_name_and_version_are_trimmed() {
+fn spaces_around_the_symbolic_name_and_version_are_kept_as_the_runtime_keeps_them() {
     let bytes = osgi_jar("  org.example.trim ; singleton:=true", " 2.0.0 ", "trim");
-    assert_lands_as("trim.jar", &bytes, "org.example.trim_2.0.0.jar");
+    let env = assert_lands_as("trim.jar", &bytes, "  org.example.trim _ 2.0.0 .jar");
+    let run = env.cmd("status", &[]);
+    assert!(
+        run.stderr
+            .contains("`  org.example.trim _ 2.0.0 .jar`, which has a space in it"),
+        "status warns about the spaced name:\n{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -414,4 +423,56 @@ fn a_file_name_with_a_control_character_is_refused_at_any_depth() {
         b"nested file",
         "control character",
     );
+}
+
+// The manifest as `java.util.jar` reads it (SPEC §4): what the runtime computes, or refuses.
+
+/// A header given twice counts with its last value, as in `java.util.jar.Attributes`.
+#[test]
+fn a_header_given_twice_counts_with_its_last_value() {
+    let manifest = b"Manifest-Version: 1.0\r\nBundle-SymbolicName: org.example.twice\r\n\
+        Bundle-Version: 0.0.1\r\nBundle-Version: 1.1.0\r\n\r\n";
+    let bytes = jar_with_manifest(manifest, "twice");
+    assert_lands_as("twice.jar", &bytes, "org.example.twice_1.1.0.jar");
+}
+
+/// A last line without its line end is not read: without its `Bundle-Version` the jar
+/// keeps its own name, as the runtime leaves it.
+#[test]
+fn a_last_header_without_a_line_end_is_not_read() {
+    let manifest =
+        b"Manifest-Version: 1.0\r\nBundle-SymbolicName: org.example.cut\r\nBundle-Version: 1.0";
+    let bytes = jar_with_manifest(manifest, "cut");
+    assert_lands_as("cut.jar", &bytes, "cut.jar");
+}
+
+/// Manifests Java refuses make the runtime fail at every start: bad input, with Java's words.
+#[test]
+fn manifests_java_refuses_are_bad_input_in_javas_words() {
+    let long = format!(
+        "Manifest-Version: 1.0\r\nBundle-SymbolicName: {}\r\nBundle-Version: 1\r\n",
+        "x".repeat(600)
+    );
+    for (manifest, java_says) in [
+        (
+            b"Manifest-Version: 1.0\r\nBundle-SymbolicName: a\r\nBundle-Version:1.1.0\r\n".to_vec(),
+            "invalid header field (line 3)",
+        ),
+        (
+            b"\xef\xbb\xbfManifest-Version: 1.0\r\nBundle-SymbolicName: a\r\nBundle-Version: 1\r\n"
+                .to_vec(),
+            "invalid header field name",
+        ),
+        (long.into_bytes(), "line too long (line 2)"),
+        (
+            b"not a header\r\nBundle-SymbolicName: a\r\nBundle-Version: 1\r\n".to_vec(),
+            "invalid header field (line 1)",
+        ),
+    ] {
+        assert_refused(
+            "refused.jar",
+            &jar_with_manifest(&manifest, "refused"),
+            java_says,
+        );
+    }
 }
