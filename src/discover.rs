@@ -340,7 +340,9 @@ fn discover_readable(layout: &Layout, cache: &DigestCache) -> Result<Discovery<L
         })
         .collect();
     (found.service_pack, found.patches) = regroup(shells, read);
-    found.order().try_for_each(refuse_duplicate_targets)?;
+    found
+        .order()
+        .try_for_each(|entry| refuse_duplicate_targets(tree, entry))?;
     warn_on_spaced_names(&mut found);
     Ok(found)
 }
@@ -543,19 +545,32 @@ fn walk_files(
 }
 
 /// Two files of one entry landing on one name would make the result depend on copy order.
-fn refuse_duplicate_targets(entry: &Entry<Listed>) -> Result<()> {
+fn refuse_duplicate_targets(tree: &Tree, entry: &Entry<Listed>) -> Result<()> {
     let mut seen: BTreeMap<&Target, &Path> = BTreeMap::new();
     for file in &entry.files {
         if let Some(first) = seen.insert(&file.target, &file.source) {
+            let digest = |path: &Path| {
+                tree.open_input(path)
+                    .map_err(|e| Error::input("open", path, e))
+                    .and_then(|f| crate::digest::md5_of(f, path))
+            };
+            let (message, hint) = if digest(first)? == digest(&file.source)? {
+                (
+                    "are the same file, byte for byte",
+                    "remove one of the two identical copies from the patch",
+                )
+            } else {
+                ("differ", "keep only one version of the bundle in the patch")
+            };
             return Err(Error::bad_input(
                 &file.source,
                 format!(
-                    "two files of {} have the bundle name {}: `{}` and this one",
+                    "two files of {} land as {} and {message}: `{}` and this one",
                     entry.name,
-                    file.target.display(),
-                    first.display()
+                    crate::names::Shown::path(&file.target),
+                    crate::names::Shown::path(first)
                 ),
-                "keep only one version of the bundle in the patch",
+                hint,
             ));
         }
     }

@@ -19,7 +19,7 @@ mod last_run;
 #[cfg(test)]
 use conflicts::Version;
 use conflicts::conflicts;
-pub use conflicts::split_bundle_name;
+pub use conflicts::{multi_version_names, split_bundle_name};
 use entries::entries;
 pub use last_run::{is_run_start, last_run, parse_log_line};
 
@@ -59,6 +59,9 @@ pub struct Inputs<'a> {
     pub paths: LayoutPaths,
     /// PRODUCT_HOME, to show paths relative to it.
     pub home: &'a Path,
+    /// The symbolic names, among [`multi_version_names`], whose bundles are OSGi
+    /// singletons (read from their manifests).
+    pub singletons: &'a std::collections::BTreeSet<String>,
 }
 
 /// The Carbon layout as found.
@@ -158,8 +161,11 @@ pub struct Overridden {
 /// One symbolic name that plugins would hold in more than one version.
 #[derive(Debug, Clone, Serialize)]
 pub struct Conflict {
-    /// `older` when an entry ships a version older than one it sits beside, else `versions`.
+    /// `older` when an entry ships a version older than one it sits beside, `singleton`
+    /// for a singleton bundle in several versions, else `versions` (information only).
     pub kind: &'static str,
+    /// Whether `status` exits 1 for it (`older` and `singleton`).
+    pub needs_attention: bool,
     /// The Bundle-SymbolicName (from the file name `<name>_<version>.jar`).
     pub symbolic_name: String,
     /// Every version, with where each comes from.
@@ -260,7 +266,7 @@ pub fn inventory(inputs: &Inputs<'_>) -> Inventory {
 
     let entries = entries(inputs, &rel);
     let bundles = bundles(discovery, observed, plan);
-    let conflicts = conflicts(discovery, observed);
+    let conflicts = conflicts(discovery, observed, inputs.singletons);
     let base = base_files(observed);
     let kernel = base.keys().find_map(|t| {
         let (name, version) = split_bundle_name(t)?;
@@ -324,10 +330,10 @@ pub fn inventory(inputs: &Inputs<'_>) -> Inventory {
             attention.push(format!("{} is {}", entry.name, state_word(entry.state)));
         }
     }
-    if !conflicts.is_empty() {
+    let serious = conflicts.iter().filter(|c| c.needs_attention).count();
+    if serious > 0 {
         attention.push(format!(
-            "{} bundle(s) would be in plugins in more than one version",
-            conflicts.len()
+            "{serious} bundle(s) would be in plugins in versions that clash (a singleton, or an older version)"
         ));
     }
     if !plan.actions.is_empty() {

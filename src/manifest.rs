@@ -43,6 +43,24 @@ pub fn runtime_name(manifest: &[u8]) -> std::result::Result<Option<String>, Mani
     Ok(Some(format!("{symbolic}_{version}.jar")))
 }
 
+/// Whether the bundle whose manifest is `manifest` is an OSGi singleton: its
+/// `Bundle-SymbolicName` carries the directive `singleton:=true` (quoted or not). OSGi
+/// resolves only one version of a singleton; any other bundle may be there in several
+/// versions side by side. A manifest Java refuses is no singleton (it is refused elsewhere).
+pub fn is_singleton(manifest: &[u8]) -> bool {
+    let Ok(attributes) = java::read(manifest) else {
+        return false;
+    };
+    let Some(symbolic) = attributes.get(SYMBOLIC_NAME) else {
+        return false;
+    };
+    symbolic.split(';').skip(1).any(|clause| {
+        clause.split_once(":=").is_some_and(|(key, value)| {
+            key.trim() == "singleton" && value.trim().trim_matches('"').eq_ignore_ascii_case("true")
+        })
+    })
+}
+
 /// The longest file name Linux filesystems take, in bytes.
 const NAME_MAX: usize = 255;
 
@@ -310,6 +328,18 @@ mod tests {
         for fine in [&b"\r"[..], b"::::"] {
             assert_eq!(runtime_name(fine), Ok(None), "{fine:?}");
         }
+    }
+
+    #[test]
+    fn singletons_are_told_by_their_directive() {
+        let with = |bsn: &str| is_singleton(format!("Bundle-SymbolicName: {bsn}\n").as_bytes());
+        assert!(with("org.eclipse.osgi;singleton:=true"));
+        assert!(with(
+            "a.b; singleton := \"true\" ; fragment-attachment:=never"
+        ));
+        assert!(!with("a.b"));
+        assert!(!with("a.b;singleton:=false"));
+        assert!(!with("a.b;singleton=true"));
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub fn run(config: &Config) -> Result<Output> {
         &layout.servicepacks,
         EntryKind::ServicePack,
     )?);
+    let singletons = singletons(&layout, &survey)?;
     let inventory = inventory::inventory(&Inputs {
         discovery: &survey.discovery,
         observed: &survey.observed,
@@ -41,6 +42,7 @@ pub fn run(config: &Config) -> Result<Output> {
             servicepacks: layout.display(&layout.servicepacks).to_string(),
         },
         home: &layout.home,
+        singletons: &singletons,
     });
     for reason in &inventory.attention {
         tracing::info!("needs attention: {reason}");
@@ -55,6 +57,41 @@ pub fn run(config: &Config) -> Result<Output> {
         warnings: survey.warnings,
         code,
     })
+}
+
+/// Of the symbolic names plugins would hold in several versions, those that are OSGi
+/// singletons: read from the manifests of their jars (the entries' files, and the
+/// originals in plugins or the backup). Only these few jars are opened.
+fn singletons(
+    layout: &Layout,
+    survey: &crate::survey::Survey,
+) -> Result<std::collections::BTreeSet<String>> {
+    let names = inventory::multi_version_names(&survey.discovery, &survey.observed);
+    let mut found = std::collections::BTreeSet::new();
+    for (name, targets) in names {
+        let sources = survey
+            .discovery
+            .order()
+            .flat_map(|e| &e.files)
+            .filter(|f| targets.iter().any(|t| f.target.as_path() == Path::new(t)))
+            .map(|f| f.source.clone());
+        let originals = targets
+            .iter()
+            .flat_map(|t| [layout.plugins.join(t), layout.backup.join(t)]);
+        let singleton = sources.chain(originals).any(|jar| {
+            // An original that cannot be read says nothing here; apply reports it.
+            layout
+                .tree
+                .open_input(&jar)
+                .ok()
+                .and_then(|file| crate::manifest::manifest_of(file, &jar).ok().flatten())
+                .is_some_and(|manifest| crate::manifest::is_singleton(&manifest))
+        });
+        if singleton {
+            found.insert(name);
+        }
+    }
+    Ok(found)
 }
 
 fn exists(layout: &Layout, path: &Path) -> bool {

@@ -10,12 +10,28 @@ use crate::discover::Discovery;
 use crate::layout;
 use crate::plan::Observed;
 
-/// Symbolic names that plugins would hold in more than one version after `apply`: the
-/// originals overlaid with every entry's bundles, grouped by the symbolic name read from
-/// `<name>_<version>.jar`. Same name, same version is an override, not a conflict.
-pub(super) fn conflicts(discovery: &Discovery, observed: &Observed) -> Vec<Conflict> {
-    // symbolic name -> version -> (target, sources)
-    let mut by_name: BTreeMap<String, BTreeMap<Version, (String, Vec<String>)>> = BTreeMap::new();
+/// Symbolic name -> version -> (target, where it comes from).
+type ByName = BTreeMap<String, BTreeMap<Version, (String, Vec<String>)>>;
+
+/// The symbolic names that an entry ships and that plugins would hold in more than one
+/// version after `apply`, with every target of each: what `status` reads the manifests
+/// of, to tell singletons.
+pub fn multi_version_names(
+    discovery: &Discovery,
+    observed: &Observed,
+) -> BTreeMap<String, Vec<String>> {
+    let (by_name, shipped) = group(discovery, observed);
+    by_name
+        .into_iter()
+        .filter(|(name, versions)| versions.len() > 1 && shipped.contains(name))
+        .map(|(name, versions)| (name, versions.into_values().map(|(t, _)| t).collect()))
+        .collect()
+}
+
+/// Every bundle plugins would hold after `apply` (the originals overlaid with every
+/// entry's), grouped by symbolic name and version; and the names some entry ships.
+fn group(discovery: &Discovery, observed: &Observed) -> (ByName, BTreeSet<String>) {
+    let mut by_name: ByName = BTreeMap::new();
     let mut add = |target: &Path, from: &str| {
         if let Some((name, version)) = split_bundle_name(target) {
             let slot = by_name
@@ -41,6 +57,21 @@ pub(super) fn conflicts(discovery: &Discovery, observed: &Observed) -> Vec<Confl
             add(&file.target, &entry.name);
         }
     }
+    (by_name, shipped)
+}
+
+/// Symbolic names that plugins would hold in more than one version after `apply`, grouped
+/// by the symbolic name read from `<name>_<version>.jar` (same name, same version is an
+/// override, not a conflict). OSGi loads several versions of a bundle side by side, so
+/// only two cases need attention: a singleton (one of `singletons`) in several versions,
+/// and an entry shipping a version older than one already there; the others are told as
+/// information.
+pub(super) fn conflicts(
+    discovery: &Discovery,
+    observed: &Observed,
+    singletons: &BTreeSet<String>,
+) -> Vec<Conflict> {
+    let (by_name, shipped) = group(discovery, observed);
     let sequence: Vec<&str> = std::iter::once(layout::BACKUP_NAME)
         .chain(discovery.order().map(|e| e.name.as_str()))
         .collect();
@@ -71,15 +102,23 @@ pub(super) fn conflicts(discovery: &Discovery, observed: &Observed) -> Vec<Confl
                         "{shipper} ships {name} {version}, older than {newer} already there; plugins would hold {list}"
                     ),
                 ),
+                None if singletons.contains(&name) => (
+                    "singleton",
+                    format!(
+                        "plugins would hold the singleton {name} in {} versions, of which OSGi resolves one: {list}",
+                        versions.len()
+                    ),
+                ),
                 None => (
                     "versions",
                     format!(
-                        "plugins would hold {name} in {} versions: {list}",
+                        "plugins would hold {name} in {} versions, side by side (not a singleton): {list}",
                         versions.len()
                     ),
                 ),
             };
             Conflict {
+                needs_attention: kind != "versions",
                 kind,
                 symbolic_name: name,
                 versions: versions

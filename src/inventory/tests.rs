@@ -5,6 +5,7 @@ use crate::discover::Entry;
 use crate::metadata::JarList;
 use crate::plan::tests::{entry_in, present, tree};
 use crate::plan::{Present, Recorded, plan_apply};
+use std::collections::BTreeSet;
 
 fn entry(name: &str, kind: EntryKind, files: &[(&str, &str)]) -> Entry {
     entry_in("/home/repository/components/patches", name, kind, files)
@@ -15,6 +16,16 @@ fn inventory_of(
     observed: &Observed,
     last_run: Option<LastRun>,
     set_aside: &[SetAside],
+) -> Inventory {
+    inventory_with(discovery, observed, last_run, set_aside, &BTreeSet::new())
+}
+
+fn inventory_with(
+    discovery: &Discovery,
+    observed: &Observed,
+    last_run: Option<LastRun>,
+    set_aside: &[SetAside],
+    singletons: &BTreeSet<String>,
 ) -> Inventory {
     let plan = plan_apply(discovery, observed);
     inventory(&Inputs {
@@ -33,6 +44,7 @@ fn inventory_of(
             servicepacks: "repository/components/servicepacks".into(),
         },
         home: Path::new("/home"),
+        singletons,
     })
 }
 
@@ -234,11 +246,15 @@ fn two_versions_of_one_bundle_are_a_conflict_by_symbolic_name() {
         ],
         "4.4.10 sorts after 4.4.9 as OSGi versions do, not as text"
     );
-    assert!(
-        inv.attention
-            .iter()
-            .any(|a| a.contains("more than one version"))
-    );
+    // Not a singleton: loaded side by side, told but no reason for attention.
+    assert!(!c.needs_attention);
+    assert!(!inv.attention.iter().any(|a| a.contains("clash")));
+
+    let singletons = BTreeSet::from(["org.core".to_string()]);
+    let inv = inventory_with(&d, &applied(&sample(), BASE), None, &[], &singletons);
+    let c = &inv.conflicts[0];
+    assert_eq!((c.kind, c.needs_attention), ("singleton", true));
+    assert!(inv.attention.iter().any(|a| a.contains("clash")));
 }
 
 #[test]

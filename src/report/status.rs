@@ -100,16 +100,24 @@ pub fn render(home: &ProductHome, inv: &Inventory, paint: Paint) -> String {
             let _ = writeln!(out, "{line}");
         }
     }
-    if inv.conflicts.is_empty() {
+    let (clashes, side_by_side): (Vec<_>, Vec<_>) =
+        inv.conflicts.iter().partition(|c| c.needs_attention);
+    if clashes.is_empty() {
         let _ = writeln!(out, "conflicts: none");
     } else {
+        let _ = writeln!(out, "conflicts: {}", paint.red(&clashes.len().to_string()));
+        for conflict in &clashes {
+            let _ = writeln!(out, "  {}", paint.red(&conflict.message));
+        }
+    }
+    if !side_by_side.is_empty() {
         let _ = writeln!(
             out,
-            "conflicts: {}",
-            paint.red(&inv.conflicts.len().to_string())
+            "several versions side by side (OSGi loads each; for information): {}",
+            side_by_side.len()
         );
-        for conflict in &inv.conflicts {
-            let _ = writeln!(out, "  {}", paint.red(&conflict.message));
+        for conflict in &side_by_side {
+            let _ = writeln!(out, "  {}", conflict.message);
         }
     }
     if !inv.foreign.is_empty() {

@@ -476,3 +476,33 @@ fn manifests_java_refuses_are_bad_input_in_javas_words() {
         );
     }
 }
+
+/// Two files of one patch landing on one bundle name: refused, saying whether they are the
+/// same bytes (a copy left twice) or two versions.
+#[test]
+fn two_files_of_one_patch_landing_on_one_name_are_refused_saying_whether_they_differ() {
+    for (second, says, hint) in [
+        (
+            "same",
+            "are the same file, byte for byte",
+            "identical copies",
+        ),
+        ("other", "differ", "keep only one version"),
+    ] {
+        let env = env_with_plugins();
+        let first = osgi_jar("org.example.dup", "1.0.0", "same");
+        env.home.add_patch_file("patch0001", "dup-a.jar", &first);
+        env.home.add_patch_file(
+            "patch0001",
+            "dup-b.jar",
+            &osgi_jar("org.example.dup", "1.0.0", second),
+        );
+        let before = env.snapshot();
+        let run = env.apply();
+        run.code(2)
+            .stderr_has("two files of patch0001 land as org.example.dup_1.0.0.jar")
+            .stderr_has(says)
+            .stderr_has(hint);
+        assert_eq!(env.snapshot(), before, "nothing changed");
+    }
+}

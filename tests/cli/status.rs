@@ -78,8 +78,9 @@ fn status_after_apply_is_ok_and_shows_providers_and_overrides() {
     assert_eq!(env.snapshot(), before, "status must not change the home");
 }
 
+/// OSGi loads several versions of a bundle side by side: that is told, as information.
 #[test]
-fn a_patch_with_another_version_of_a_bundle_is_a_conflict() {
+fn a_patch_with_another_version_of_a_bundle_is_shown_side_by_side() {
     let env = applied_sample();
     env.home.add_patch_file(
         "patch0006",
@@ -87,16 +88,39 @@ fn a_patch_with_another_version_of_a_bundle_is_a_conflict() {
         &bundle_jar(CORE, "4.4.10", "patch0006"),
     );
     let run = status(&env);
+    run.code(1); // patch0006 is pending
+    has_line(&run.stdout, "conflicts: none");
+    has_line(
+        &run.stdout,
+        "several versions side by side (OSGi loads each; for information): 1",
+    );
+    has_line(
+        &run.stdout,
+        "  plugins would hold org.wso2.carbon.core in 2 versions, side by side (not a singleton): 4.4.9 (patch0000, servicepack001, patch0004), 4.4.10 (patch0006)",
+    );
+    has_line(&run.stdout, "  pending     patch0006       patch, 1 file");
+    assert!(!run.stdout.contains("clash"), "{}", run.stdout);
+}
+
+/// A singleton in two versions is a conflict: OSGi resolves only one of them.
+#[test]
+fn a_singleton_in_two_versions_is_a_conflict() {
+    let env = applied_sample();
+    env.home.add_patch_file(
+        "patch0006",
+        "org.wso2.carbon.ui_4.4.10.jar",
+        &bundle_jar("org.wso2.carbon.ui;singleton:=true", "4.4.10", "patch0006"),
+    );
+    let run = status(&env);
     run.code(1);
     has_line(&run.stdout, "conflicts: 1");
     has_line(
         &run.stdout,
-        "  plugins would hold org.wso2.carbon.core in 2 versions: 4.4.9 (patch0000, servicepack001, patch0004), 4.4.10 (patch0006)",
+        "  plugins would hold the singleton org.wso2.carbon.ui in 2 versions, of which OSGi resolves one: 4.4.9 (patch0000, patch0004), 4.4.10 (patch0006)",
     );
-    has_line(&run.stdout, "  pending     patch0006       patch, 1 file");
     has_line(
         &run.stdout,
-        "  1 bundle(s) would be in plugins in more than one version",
+        "  1 bundle(s) would be in plugins in versions that clash (a singleton, or an older version)",
     );
 }
 
