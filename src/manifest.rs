@@ -21,24 +21,17 @@ const SYMBOLIC_NAME: &str = "Bundle-SymbolicName";
 const VERSION: &str = "Bundle-Version";
 
 /// The name the Carbon runtime gives a jar whose manifest is `manifest`, computed as it
-/// does: the main attributes as `java.util.jar` reads them ([`java::read`]), then
-/// `Bundle-SymbolicName.split(";")[0] + "_" + Bundle-Version + ".jar"`, nothing trimmed.
-/// `Ok(None)`: a header is missing, and the file keeps its own name. `Err`: Java refuses
-/// the manifest (or, for a symbolic name of nothing but `;`, the split leaves no part), so
-/// the runtime fails on this jar at every start.
+/// does: the main attributes as `java.util.jar` reads them ([`java::read`]), then the
+/// symbolic name up to its first `;`, `_`, the version and `.jar`, nothing trimmed
+/// (`PatchUtils.verifyBundleFileName`). `Ok(None)`: a header is missing, and the file keeps
+/// its own name. `Err`: Java refuses the manifest, so the runtime fails on this jar at
+/// every start.
 pub fn runtime_name(manifest: &[u8]) -> std::result::Result<Option<String>, ManifestError> {
     let attributes = java::read(manifest)?;
     let (Some(symbolic), Some(version)) = (attributes.get(SYMBOLIC_NAME), attributes.get(VERSION))
     else {
         return Ok(None);
     };
-    // Java's `split` drops trailing empty parts: `";;"` splits into none at all.
-    if !symbolic.is_empty() && symbolic.bytes().all(|b| b == b';') {
-        return Err(ManifestError {
-            exception: "ArrayIndexOutOfBoundsException",
-            message: "Index 0 out of bounds for length 0".into(),
-        });
-    }
     let symbolic = symbolic.split(';').next().unwrap_or_default();
     Ok(Some(format!("{symbolic}_{version}.jar")))
 }
@@ -246,17 +239,14 @@ mod tests {
     }
 
     #[test]
-    fn a_symbolic_name_split_as_java_splits_it() {
+    fn the_symbolic_name_is_cut_at_its_first_semicolon() {
         let with = |bsn: &str| {
             runtime_name(format!("Bundle-SymbolicName: {bsn}\nBundle-Version: 1\n").as_bytes())
         };
         assert_eq!(with(";x"), Ok(Some("_1.jar".into())));
         assert_eq!(with("x;"), Ok(Some("x_1.jar".into())));
         assert_eq!(with(""), Ok(Some("_1.jar".into())));
-        assert_eq!(
-            with(";;").unwrap_err().exception,
-            "ArrayIndexOutOfBoundsException"
-        );
+        assert_eq!(with(";;"), Ok(Some("_1.jar".into())));
     }
 
     #[test]

@@ -154,10 +154,6 @@ proptest! {
             prop_assert_eq!(parsed.get(name), last(&headers, name), "header {}", name);
         }
         let expected = match (last(&headers, SYMBOLIC_NAME), last(&headers, VERSION)) {
-            (Some(bsn), Some(_)) if !bsn.is_empty() && bsn.bytes().all(|b| b == b';') => {
-                prop_assert!(runtime_name(&bytes).is_err());
-                return Ok(());
-            }
             (Some(bsn), Some(version)) => Some(format!(
                 "{}_{version}.jar",
                 bsn.split(';').next().unwrap_or_default(),
