@@ -1,8 +1,15 @@
 //! Where everything lives in a product home (SPEC §2), and the names carbon-patch adds.
-//! Every path the tool reads or writes is decided here.
+//! Every path the tool reads or writes is decided here: [`Places::find`] reads where the
+//! operator and the product's start scripts move the four movable places (components,
+//! patches, service packs, repository), and [`Layout::new`] derives every path from them.
+
+mod places;
+pub mod start_scripts;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+pub use places::{Place, Places, REPOSITORY_VARIABLE, Requested, Source, Sources};
 
 use crate::error::{Error, Result};
 use crate::tree::{Kind, Tree};
@@ -30,11 +37,11 @@ pub struct Layout {
     pub tree: Arc<Tree>,
     /// PRODUCT_HOME.
     pub home: PathBuf,
-    /// `repository/components/plugins`: where bundles are loaded from.
+    /// `<components>/plugins`: where bundles are loaded from.
     pub plugins: PathBuf,
-    /// `repository/components/patches` (or `--patches-dir`).
+    /// `<components>/patches`, or where `--patches-dir` or a start script moves it.
     pub patches: PathBuf,
-    /// `repository/components/servicepacks` (or `--servicepacks-dir`).
+    /// `<components>/servicepacks`, or where `--servicepacks-dir` or a start script moves it.
     pub servicepacks: PathBuf,
     /// `<patches>/patch0000`: the whole copy of plugins before any patch.
     pub backup: PathBuf,
@@ -42,13 +49,14 @@ pub struct Layout {
     pub backup_partial: PathBuf,
     /// `<patches>/.metadata`.
     pub metadata: PathBuf,
-    /// `<metadata>/prePatchedJARs.txt`.
+    /// `prePatchedJARs.txt` in the runtime's metadata dir: `<metadata>`, except when
+    /// components are moved and patches are not ([`Layout::new`]).
     pub jar_list: PathBuf,
-    /// `repository/components/default/configuration/prePatched.txt` (Carbon 4.2).
+    /// `<components>/default/configuration/prePatched.txt` (Carbon 4.2).
     pub applied_list_42: PathBuf,
-    /// `<metadata>/prePatchedDir.txt` (Carbon 4.4+).
+    /// `prePatchedDir.txt` (Carbon 4.4+), beside [`Layout::jar_list`].
     pub applied_list_44: PathBuf,
-    /// `repository/logs/patches.log`.
+    /// `<repository>/logs/patches.log`.
     pub log: PathBuf,
     /// `<metadata>/carbon-patch-state.json`: what carbon-patch placed, and the backup's manifest.
     pub state: PathBuf,
@@ -64,23 +72,46 @@ pub struct Layout {
     pub archive: PathBuf,
     /// `PRODUCT_HOME/wso2carbon.pid`: written by a running server.
     pub server_pid: PathBuf,
+    /// Where the movable places are and where each came from.
+    pub places: Places,
 }
 
 impl Layout {
-    /// The layout of `home`, with optional overrides for patches and service packs.
-    /// Fails when `home` is not a Carbon product (no plugins directory), or when plugins
-    /// is reached through a symbolic link.
-    pub fn new(home: &Path, patches: Option<&Path>, servicepacks: Option<&Path>) -> Result<Self> {
-        let components = home.join("repository").join("components");
+    /// The layout of `home` as the operator (`requested`) and the product's start scripts
+    /// say ([`Places::find`]). Fails as [`Layout::new`] does, and when the scripts disagree.
+    pub fn find(home: &Path, requested: Requested<'_>) -> Result<Self> {
+        let places = {
+            let not_carbon = || {
+                let plugins = Places::defaults(home).components.path.join("plugins");
+                Error::NotCarbonProduct {
+                    home: home.to_path_buf(),
+                    plugins,
+                }
+            };
+            // The scripts lie in PRODUCT_HOME: read through a tree of it alone, before
+            // the places outside it are known.
+            let tree = Tree::open(home, &[]).map_err(|_| not_carbon())?;
+            Places::find(&tree, home, requested)?
+        };
+        Layout::new(home, places)
+    }
+
+    /// The layout of `home` with its movable places at `places`: the one place every path
+    /// is derived. Fails when `home` is not a Carbon product (no plugins directory), or when
+    /// plugins is reached through a symbolic link.
+    pub fn new(home: &Path, places: Places) -> Result<Self> {
+        let components = places.components.path.clone();
         let plugins = components.join("plugins");
         let not_carbon = || Error::NotCarbonProduct {
             home: home.to_path_buf(),
             plugins: plugins.clone(),
         };
-        let patches = patches.map_or_else(|| components.join("patches"), Path::to_path_buf);
-        let servicepacks =
-            servicepacks.map_or_else(|| components.join("servicepacks"), Path::to_path_buf);
-        let tree = Tree::open(home, &[&patches, &servicepacks]).map_err(|_| not_carbon())?;
+        let patches = places.patches.path.clone();
+        let servicepacks = places.servicepacks.path.clone();
+        let repository = places.repository.path.clone();
+        // Places outside PRODUCT_HOME are roots of their own.
+        let tree = Tree::open(home, &[&components, &patches, &servicepacks, &repository])
+            .map_err(|_| not_carbon())?;
         match tree.lstat(&plugins) {
             Ok(Some(info)) if info.is_dir() => {}
             Ok(Some(info)) if info.kind == Kind::Link => {
@@ -95,18 +126,29 @@ impl Layout {
             _ => return Err(not_carbon()),
         }
         let metadata = patches.join(".metadata");
+        // The runtime keeps its two lists in `<patches>/.metadata` when patches are moved,
+        // else in `<repository>/components/patches/.metadata` whatever moves components
+        // (`PatchUtils.getMetaDirectory`); carbon-patch's own files and the lock stay with
+        // the patches directory.
+        let runtime_metadata = match places.patches.source {
+            Source::Default => repository
+                .join("components")
+                .join("patches")
+                .join(".metadata"),
+            _ => metadata.clone(),
+        };
         Ok(Layout {
             tree: Arc::new(tree),
             home: home.to_path_buf(),
             backup: patches.join(BACKUP_NAME),
             backup_partial: patches.join(format!(".{BACKUP_NAME}.partial")),
-            jar_list: metadata.join("prePatchedJARs.txt"),
+            jar_list: runtime_metadata.join("prePatchedJARs.txt"),
             applied_list_42: components
                 .join("default")
                 .join("configuration")
                 .join("prePatched.txt"),
-            applied_list_44: metadata.join("prePatchedDir.txt"),
-            log: home.join("repository").join("logs").join("patches.log"),
+            applied_list_44: runtime_metadata.join("prePatchedDir.txt"),
+            log: repository.join("logs").join("patches.log"),
             state: metadata.join("carbon-patch-state.json"),
             backup_manifest: metadata.join("carbon-patch-backup.json"),
             digests: metadata.join("carbon-patch-digests.json"),
@@ -118,6 +160,7 @@ impl Layout {
             patches,
             servicepacks,
             metadata,
+            places,
         })
     }
 
@@ -155,7 +198,7 @@ mod tests {
     fn default_paths_follow_the_spec() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("repository/components/plugins")).unwrap();
-        let layout = Layout::new(dir.path(), None, None).unwrap();
+        let layout = Layout::new(dir.path(), Places::defaults(dir.path())).unwrap();
         let rel = |p: &Path| p.strip_prefix(dir.path()).unwrap().to_path_buf();
         assert_eq!(
             rel(&layout.backup),
@@ -180,10 +223,13 @@ mod tests {
     fn overrides_move_patches_and_metadata() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("repository/components/plugins")).unwrap();
-        let layout = Layout::new(
+        let layout = Layout::find(
             dir.path(),
-            Some(Path::new("/srv/p")),
-            Some(Path::new("/srv/s")),
+            Requested {
+                patches: Some(Path::new("/srv/p")),
+                servicepacks: Some(Path::new("/srv/s")),
+                repository: None,
+            },
         )
         .unwrap();
         assert_eq!(layout.backup, Path::new("/srv/p/patch0000"));
@@ -192,9 +238,46 @@ mod tests {
     }
 
     #[test]
+    fn start_scripts_move_the_places_and_everything_below_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path();
+        std::fs::create_dir_all(home.join("wso2/components/plugins")).unwrap();
+        std::fs::create_dir_all(home.join("bin")).unwrap();
+        std::fs::write(
+            home.join("bin/wso2server.sh"),
+            "java -Dcarbon.components.dir.path=\"$CARBON_HOME/wso2/components\" \\\n  \
+             -Dcarbon.repository=/srv/repo Main\n",
+        )
+        .unwrap();
+        let layout = Layout::find(home, Requested::default()).unwrap();
+        assert_eq!(layout.plugins, home.join("wso2/components/plugins"));
+        assert_eq!(
+            layout.backup,
+            home.join("wso2/components/patches/patch0000")
+        );
+        assert_eq!(
+            layout.lock,
+            home.join("wso2/components/patches/.metadata/carbon-patch.lock")
+        );
+        assert_eq!(
+            layout.applied_list_42,
+            home.join("wso2/components/default/configuration/prePatched.txt")
+        );
+        // Patches not moved: the runtime's lists stay below the repository.
+        assert_eq!(
+            layout.applied_list_44,
+            Path::new("/srv/repo/components/patches/.metadata/prePatchedDir.txt")
+        );
+        assert_eq!(layout.jar_list.parent(), layout.applied_list_44.parent());
+        assert_eq!(layout.log, Path::new("/srv/repo/logs/patches.log"));
+        assert_eq!(layout.places.scripts, ["bin/wso2server.sh"]);
+        assert!(layout.tree.holds(Path::new("/srv/repo/logs")));
+    }
+
+    #[test]
     fn a_home_without_plugins_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let err = Layout::new(dir.path(), None, None).unwrap_err();
+        let err = Layout::find(dir.path(), Requested::default()).unwrap_err();
         assert!(err.to_string().contains("is not a Carbon product"), "{err}");
     }
 }

@@ -51,12 +51,15 @@ impl std::fmt::Display for RunAs {
 }
 
 /// Started as root (and without `keep_root`), becomes the owner of plugins when that is
-/// another user. Called right after the product home was opened, before anything in it
-/// is read.
+/// another user. Called right after the product home was opened (its start scripts read,
+/// [`check_scripts`]), before anything else in it is read.
 pub fn become_owner(layout: &Layout, keep_root: bool) -> Result<()> {
     // SAFETY: geteuid cannot fail and touches no memory.
-    if keep_root || unsafe { libc::geteuid() } != 0 {
+    if unsafe { libc::geteuid() } != 0 {
         return Ok(());
+    }
+    if keep_root {
+        return check_scripts(layout, 0);
     }
     let owner = layout
         .tree
@@ -66,12 +69,44 @@ pub fn become_owner(layout: &Layout, keep_root: bool) -> Result<()> {
             home: layout.home.clone(),
             plugins: layout.plugins.clone(),
         })?;
+    check_scripts(layout, owner.uid)?;
     if owner.uid == 0 {
         return Ok(());
     }
     switch_to(owner.uid, owner.gid)
         .map_err(|e| Error::write("switch to the owner of", &layout.plugins, e))?;
     SWITCHED.store(true, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Started as root, a place a start script moved is taken only from a script that root or
+/// `uid` (the user the run writes as) owns: whoever else could edit it would choose where
+/// root writes. The scripts are read before the switch (they say where plugins is), by the
+/// tree's reader for carbon-patch's own files: no link followed, regular files only, capped.
+fn check_scripts(layout: &Layout, uid: u32) -> Result<()> {
+    for place in layout.places.from_scripts() {
+        let crate::layout::Source::Script {
+            script,
+            line,
+            property,
+            owner,
+        } = &place.source
+        else {
+            continue;
+        };
+        if *owner != 0 && *owner != uid {
+            return Err(Error::bad_input(
+                layout.home.join(script),
+                format!(
+                    "refused: line {line} moves a place carbon-patch writes to (-D{property}), \
+                     but the script belongs to uid {owner}, neither root nor the user this run \
+                     writes as (uid {uid})"
+                ),
+                "make root or the owner of plugins own the start script if you trust it, or \
+                 run carbon-patch as the script's owner; nothing was changed",
+            ));
+        }
+    }
     Ok(())
 }
 

@@ -65,7 +65,10 @@ pub fn examine(layout: &Layout, use_cache: bool) -> Result<Survey<Listed>> {
     );
     let (plugins, leftovers) = plugins?;
     let (backup, backup_problems, rebuilt_backup_manifest) = backup?;
-    let warnings = std::mem::take(&mut discovery.warnings);
+    // What the start scripts said that could not be used comes first: it decides where
+    // everything else was looked for.
+    let mut warnings = layout.places.warnings.clone();
+    warnings.append(&mut discovery.warnings);
     Ok(Survey {
         discovery,
         observed: Observed {

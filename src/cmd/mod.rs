@@ -43,10 +43,14 @@ fn fingerprint(layout: &Layout) -> Result<Fingerprint> {
 /// The layout of the configured product home; started as root, the process has become
 /// the product's owner when this returns (unless `--keep-root`).
 pub fn layout(config: &Config) -> Result<Layout> {
-    let layout = Layout::new(
+    let repository = std::env::var_os(crate::layout::REPOSITORY_VARIABLE);
+    let layout = Layout::find(
         &config.home,
-        config.patches_dir.as_deref(),
-        config.servicepacks_dir.as_deref(),
+        crate::layout::Requested {
+            patches: config.patches_dir.as_deref(),
+            servicepacks: config.servicepacks_dir.as_deref(),
+            repository: repository.as_deref(),
+        },
     )?;
     crate::privilege::become_owner(&layout, config.keep_root)?;
     Ok(layout)

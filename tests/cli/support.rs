@@ -99,6 +99,7 @@ impl Env {
         let output = assert_cmd::Command::new(env!("CARGO_BIN_EXE_carbon-patch"))
             .args(args)
             .env_remove("CARBON_HOME")
+            .env_remove("CARBON_REPOSITORY")
             .env_remove("RUST_LOG")
             .env("NO_COLOR", "1")
             .current_dir(self.home.root.parent().unwrap())
@@ -318,6 +319,7 @@ impl Env {
         command
             .args(args)
             .env_remove("CARBON_HOME")
+            .env_remove("CARBON_REPOSITORY")
             .env_remove("RUST_LOG")
             .env("NO_COLOR", "1")
             .current_dir(dir.unwrap_or_else(|| self.home.root.parent().unwrap()));
