@@ -65,14 +65,22 @@ pub struct Inputs<'a> {
 }
 
 /// The Carbon layout as found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct LayoutPaths {
-    /// `repository/components/plugins`.
+    /// `<components>/plugins`.
     pub plugins: String,
     /// The patches directory.
     pub patches: String,
     /// The service packs directory.
     pub servicepacks: String,
+    /// The components directory.
+    pub components: String,
+    /// The repository (patches.log is in its `logs/`).
+    pub repository: String,
+    /// Where each movable place came from.
+    pub sources: layout::Sources,
+    /// The start scripts read, relative to PRODUCT_HOME.
+    pub scripts: Vec<String>,
 }
 
 /// The state of one entry (service pack or patch).

@@ -42,6 +42,7 @@ fn inventory_with(
             plugins: "repository/components/plugins".into(),
             patches: "repository/components/patches".into(),
             servicepacks: "repository/components/servicepacks".into(),
+            ..LayoutPaths::default()
         },
         home: Path::new("/home"),
         singletons,

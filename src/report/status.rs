@@ -24,11 +24,28 @@ pub fn render(home: &ProductHome, inv: &Inventory, paint: Paint) -> String {
         inv.applied_lists.join(" and ")
     };
     let _ = writeln!(out, "layout: {kernel}, applied lists: {lists}");
-    let _ = writeln!(
-        out,
-        "  plugins {}, patches {}, service packs {}",
-        inv.layout.plugins, inv.layout.patches, inv.layout.servicepacks
-    );
+    let places = &inv.layout;
+    let sources = &places.sources;
+    for (name, path, source) in [
+        ("components", &places.components, Some(&sources.components)),
+        ("plugins", &places.plugins, None),
+        ("patches", &places.patches, Some(&sources.patches)),
+        (
+            "service packs",
+            &places.servicepacks,
+            Some(&sources.servicepacks),
+        ),
+        ("repository", &places.repository, Some(&sources.repository)),
+    ] {
+        let from = source.map(|s| format!(" ({s})")).unwrap_or_default();
+        let _ = writeln!(out, "  {name:<14}{path}{from}");
+    }
+    let scripts = if places.scripts.is_empty() {
+        "none".to_string()
+    } else {
+        places.scripts.join(", ")
+    };
+    let _ = writeln!(out, "  start scripts read: {scripts}");
 
     let _ = writeln!(
         out,

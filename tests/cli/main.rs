@@ -11,6 +11,7 @@ mod hostile;
 mod json;
 mod junit;
 mod kill;
+mod layout;
 mod log_and_metadata;
 mod names;
 mod order;
