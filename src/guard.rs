@@ -104,11 +104,21 @@ fn lock_holder(file: &File) -> Option<u32> {
     })
 }
 
-/// Refuses when `wso2carbon.pid` names a live process, and — failing closed — when it
-/// cannot tell: a pid file that is not a regular file, cannot be read or holds no pid.
-/// `force` turns each refusal into a warning. A stale pid file is reported and ignored.
+/// Refuses when a server of the product runs: PRODUCT_HOME's and every Enterprise
+/// Integrator profile's `wso2carbon.pid` ([`Layout::server_pids`]; the profiles share
+/// plugins), each as [`check_pid_file`] does. Warnings are joined.
 fn check_server(layout: &Layout, force: bool) -> Result<Option<String>> {
-    let path = &layout.server_pid;
+    let mut warnings = Vec::new();
+    for path in &layout.server_pids {
+        warnings.extend(check_pid_file(layout, path, force)?);
+    }
+    Ok((!warnings.is_empty()).then(|| warnings.join("; ")))
+}
+
+/// Refuses when the pid file at `path` names a live process, and — failing closed — when
+/// it cannot tell: a pid file that is not a regular file, cannot be read or holds no pid.
+/// `force` turns each refusal into a warning. A stale pid file is reported and ignored.
+fn check_pid_file(layout: &Layout, path: &Path, force: bool) -> Result<Option<String>> {
     let shown = layout.display(path);
     let pid = match read_pid(&layout.tree, path) {
         Ok(None) => return Ok(None),
@@ -120,7 +130,7 @@ fn check_server(layout: &Layout, force: bool) -> Result<Option<String>> {
         }
         Err(why) => {
             return Err(Error::ServerUnknown {
-                path: path.clone(),
+                path: path.to_path_buf(),
                 why,
             });
         }
@@ -128,7 +138,7 @@ fn check_server(layout: &Layout, force: bool) -> Result<Option<String>> {
     let alive = std::fs::metadata(format!("/proc/{pid}")).is_ok();
     match (alive, force) {
         (true, false) => Err(Error::ServerRunning {
-            path: path.clone(),
+            path: path.to_path_buf(),
             pid,
         }),
         (true, true) => Ok(Some(format!(

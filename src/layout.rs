@@ -70,8 +70,9 @@ pub struct Layout {
     pub lock: PathBuf,
     /// `<metadata>/archive`: files taken out of plugins, never deleted.
     pub archive: PathBuf,
-    /// `PRODUCT_HOME/wso2carbon.pid`: written by a running server.
-    pub server_pid: PathBuf,
+    /// `wso2carbon.pid` in PRODUCT_HOME and in every profile's home ([`Places::homes`]):
+    /// written by a running server. Profiles share plugins, so any one running counts.
+    pub server_pids: Vec<PathBuf>,
     /// Where the movable places are and where each came from.
     pub places: Places,
 }
@@ -155,7 +156,11 @@ impl Layout {
             journal: metadata.join("carbon-patch-journal.json"),
             lock: metadata.join("carbon-patch.lock"),
             archive: metadata.join("archive"),
-            server_pid: home.join("wso2carbon.pid"),
+            server_pids: places
+                .homes
+                .iter()
+                .map(|h| h.join("wso2carbon.pid"))
+                .collect(),
             plugins,
             patches,
             servicepacks,
@@ -271,7 +276,34 @@ mod tests {
         assert_eq!(layout.jar_list.parent(), layout.applied_list_44.parent());
         assert_eq!(layout.log, Path::new("/srv/repo/logs/patches.log"));
         assert_eq!(layout.places.scripts, ["bin/wso2server.sh"]);
+        assert_eq!(layout.server_pids, [home.join("wso2carbon.pid")]);
         assert!(layout.tree.holds(Path::new("/srv/repo/logs")));
+    }
+
+    #[test]
+    fn every_profile_with_a_start_script_has_its_pid_file_watched() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path();
+        std::fs::create_dir_all(home.join("repository/components/plugins")).unwrap();
+        for script in [
+            "bin/integrator.sh",
+            "wso2/broker/bin/wso2server.sh",
+            "wso2/broker/bin/ciphertool.sh",
+            "wso2/analytics/bin/wso2server.sh",
+        ] {
+            std::fs::create_dir_all(home.join(script).parent().unwrap()).unwrap();
+            std::fs::write(home.join(script), "#!/bin/sh\n").unwrap();
+        }
+        std::fs::create_dir_all(home.join("wso2/components/plugins")).unwrap();
+        let layout = Layout::find(home, Requested::default()).unwrap();
+        assert_eq!(
+            layout.server_pids,
+            [
+                home.join("wso2carbon.pid"),
+                home.join("wso2/analytics/wso2carbon.pid"),
+                home.join("wso2/broker/wso2carbon.pid"),
+            ]
+        );
     }
 
     #[test]

@@ -102,6 +102,9 @@ pub struct Places {
     pub repository: Place,
     /// The start scripts read, relative to PRODUCT_HOME, in the order read.
     pub scripts: Vec<String>,
+    /// The CARBON_HOME of every server the product can start: PRODUCT_HOME, then each
+    /// profile with a start script (`wso2/<profile>`). Each writes its own pid file.
+    pub homes: Vec<PathBuf>,
     /// What was found but could not be used (a value only running the script would give,
     /// a script that could not be read): said with every run's warnings.
     pub warnings: Vec<String>,
@@ -141,6 +144,7 @@ impl Places {
             components: place(components),
             repository: place(repository),
             scripts: Vec::new(),
+            homes: vec![home.to_path_buf()],
             warnings: Vec::new(),
         }
     }
@@ -151,14 +155,18 @@ impl Places {
         let mut warnings = Vec::new();
         let mut said: BTreeMap<Property, Vec<Said>> = BTreeMap::new();
         let mut scripts = Vec::new();
+        let mut homes = vec![home.to_path_buf()];
         for script in list_scripts(tree, home, &mut warnings) {
+            // The script's CARBON_HOME: the directory above its `bin/`.
+            let script_home = script.parent().and_then(Path::parent).unwrap_or(home);
+            if !homes.iter().any(|h| h == script_home) {
+                homes.push(script_home.to_path_buf());
+            }
             let shown =
                 crate::names::Shown::path(script.strip_prefix(home).unwrap_or(&script)).to_string();
             let Some((text, owner)) = read_script(tree, &script, &shown, &mut warnings) else {
                 continue;
             };
-            // The script's CARBON_HOME: the directory above its `bin/`.
-            let script_home = script.parent().and_then(Path::parent).unwrap_or(home);
             let script_home = absolute(script_home);
             for found in start_scripts::scan(&text, &script_home) {
                 said.entry(found.property).or_default().push(Said {
@@ -171,6 +179,7 @@ impl Places {
         }
         let mut places = Places::decide(home, requested, said, warnings)?;
         places.scripts = scripts;
+        places.homes = homes;
         Ok(places)
     }
 
@@ -272,6 +281,7 @@ impl Places {
             servicepacks,
             repository,
             scripts: Vec::new(),
+            homes: vec![home.to_path_buf()],
             warnings,
         })
     }

@@ -463,6 +463,25 @@ fn enterprise_integrator_profiles_share_one_patches_and_one_components() {
 }
 
 #[test]
+fn a_running_profile_stops_apply_since_profiles_share_plugins() {
+    let (env, _) = enterprise_integrator("$CARBON_HOME/../../patches");
+    let pid_file = env.root().join("wso2/broker/wso2carbon.pid");
+    // The test process itself is a live process.
+    fs::write(&pid_file, format!("{}\n", std::process::id())).unwrap();
+    let before = env.snapshot();
+    let run = env.apply();
+    assert_error(&run, 3, &pid_file.display().to_string());
+    run.stderr_has(&std::process::id().to_string());
+    assert_same_tree(
+        &before,
+        &env.snapshot(),
+        "nothing changed, not even the lock file",
+    );
+    fs::remove_file(&pid_file).unwrap();
+    env.apply().code(0);
+}
+
+#[test]
 fn profiles_naming_different_patches_are_refused_naming_both_scripts() {
     let (env, integrator) = enterprise_integrator("$CARBON_HOME/../../patches-broker");
     let run = assert_bad_input_changes_nothing(&env, "patches-broker");
