@@ -11,10 +11,12 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     command: CliCommand,
-    /// Patches directory (default: PRODUCT_HOME/repository/components/patches).
+    /// Patches directory (default: the start scripts' -Dcarbon.patches.dir.path, else
+    /// <components>/patches; status shows which).
     #[arg(long, global = true, value_name = "DIR")]
     patches_dir: Option<PathBuf>,
-    /// Service packs directory (default: PRODUCT_HOME/repository/components/servicepacks).
+    /// Service packs directory (default: the start scripts' -Dcarbon.servicepacks.dir.path,
+    /// else <components>/servicepacks; status shows which).
     #[arg(long, global = true, value_name = "DIR")]
     servicepacks_dir: Option<PathBuf>,
     /// Print only problems (stderr) and nothing on success; no progress bars.
