@@ -199,6 +199,25 @@ fn patches_and_service_packs_moved_outside_product_home_are_applied_and_locked_t
     assert_eq!(layout["sources"]["components"], json!({"from": "default"}));
     assert_eq!(layout["sources"]["repository"], json!({"from": "default"}));
     assert_eq!(layout["scripts"], json!(["bin/wso2server.sh"]));
+
+    // Rollback finds the same places: the moved backup restores plugins, and the entries
+    // are set aside where they are.
+    env.rollback().code(0);
+    assert_eq!(
+        env.plugin_md5(&target("org.a")),
+        Some(md5_of("org.a", "base"))
+    );
+    assert_eq!(
+        env.plugin_md5(&target("org.b")),
+        Some(md5_of("org.b", "base"))
+    );
+    assert!(patches.join(".rolled-back/patch0001").is_dir());
+    assert!(servicepacks.join(".rolled-back/servicepack001").is_dir());
+    assert!(
+        env.patches().join("patch0009").is_dir(),
+        "the default place is not touched"
+    );
+    env.verify().code(0);
 }
 
 #[test]

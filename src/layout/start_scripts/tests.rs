@@ -2,6 +2,8 @@
 
 use super::*;
 
+use proptest::prelude::Strategy;
+
 const HOME: &str = "/opt/wso2am";
 
 fn scan_home(text: &str) -> Vec<(Property, Value, usize)> {
@@ -187,4 +189,39 @@ fn normalize_stays_at_root() {
         normalize(Path::new("/a"), Path::new("/b/./c/..")),
         Path::new("/b")
     );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+    /// Whatever a script holds (shell's special characters and the options' own words mixed
+    /// at random), reading it never panics, and every path found is absolute with `.` and
+    /// `..` resolved, on a line the text has.
+    #[test]
+    fn any_text_reads_without_panic_into_clean_paths(
+        parts in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::sample::select(vec![
+                    "-Dcarbon.patches.dir.path=", "-Dcarbon.repository=", "$CARBON_HOME",
+                    "${CARBON_HOME}", "$X", "${X", "$(", ")", "`", "\"", "'", "\\", "\\\n",
+                    "\n", " ", "#", "=", "/", "..", ".", "a", "JAVA_OPTS=", ";", "é",
+                ]).prop_map(String::from),
+                "[ -~]{0,6}",
+            ],
+            0..40,
+        ),
+    ) {
+        let text: String = parts.concat();
+        let lines = text.matches('\n').count() + 1;
+        for found in scan(&text, Path::new(HOME)) {
+            proptest::prop_assert!(found.line >= 1 && found.line <= lines);
+            if let Value::Path(path) = &found.value {
+                proptest::prop_assert!(path.is_absolute(), "{path:?}");
+                proptest::prop_assert!(
+                    path.components().all(|c| matches!(c, Component::RootDir | Component::Normal(_))),
+                    "{path:?}"
+                );
+            }
+        }
+    }
 }
