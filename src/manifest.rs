@@ -179,13 +179,12 @@ pub fn manifest_of(jar: impl Read + Seek, path: &Path) -> Result<Option<Vec<u8>>
     const HINT: &str = "replace the file with an intact copy of the jar, or remove it";
     let mut archive = zip::ZipArchive::new(jar)
         .map_err(|e| Error::bad_input_from(path, "not a valid jar (zip) file", HINT, e))?;
-    // java.util.jar.JarFile falls back to a case-insensitive lookup of the manifest.
-    let index = archive.index_for_name(MANIFEST_PATH).or_else(|| {
-        (0..archive.len()).find(|&i| {
-            archive
-                .name_for_index(i)
-                .is_some_and(|n| n.is_ok_and(|n| n.eq_ignore_ascii_case(MANIFEST_PATH)))
-        })
+    // java.util.jar.JarFile (JDK 11+) reads the last entry of the central directory whose
+    // name is the manifest's, ignoring ASCII case — even over an exact-case one before it.
+    let index = (0..archive.len()).rev().find(|&i| {
+        archive
+            .name_for_index(i)
+            .is_some_and(|n| n.is_ok_and(|n| n.eq_ignore_ascii_case(MANIFEST_PATH)))
     });
     let Some(index) = index else { return Ok(None) };
     let entry = archive

@@ -10,6 +10,7 @@ mod errors;
 mod hostile;
 mod json;
 mod junit;
+mod jvm;
 mod kill;
 mod layout;
 mod log_and_metadata;
