@@ -63,6 +63,12 @@ enum CliCommand {
         after_help = "Exits 1 when something needs attention (pending or changed entries, conflicts, a broken backup).\n\nExample:\n  carbon-patch status /opt/wso2am-2.6.0\n  carbon-patch status --format json | jq '.entries[] | select(.state != \"applied\")'"
     )]
     Status(ReadArgs),
+    /// Show, read-only, every apply and rollback carbon-patch made on this product: when, as
+    /// whom, what changed, every file with its MD5, how it ended.
+    #[command(
+        after_help = "The record lives in patches/.metadata/carbon-patch-history.jsonl; it survives the\nserver truncating patches.log (kernels 4.5+).\n\nExample:\n  carbon-patch history /opt/wso2am-2.6.0\n  carbon-patch history --files --last 1 /opt/wso2am-2.6.0\n  carbon-patch history --format json | jq '.runs[-1].files'"
+    )]
+    History(HistoryArgs),
     /// Show, read-only, what `apply` would do, file by file (the same as `apply --dry-run`).
     #[command(
         after_help = "Example:\n  carbon-patch plan /opt/wso2am-2.6.0\n  carbon-patch plan --format json > plan.json   # review a patch level in a pull request"
@@ -89,21 +95,23 @@ enum CliCommand {
 }
 
 /// The subcommands that have a page of their own (`carbon-patch man <subcommand>`).
-const SUBCOMMANDS: [&str; 6] = [
+const SUBCOMMANDS: [&str; 7] = [
     "apply",
     "verify",
     "rollback",
     "status",
+    "history",
     "plan",
     "completions",
 ];
 
 /// The man page name of each subcommand.
-const PAGE_NAMES: [(&str, &str); 6] = [
+const PAGE_NAMES: [(&str, &str); 7] = [
     ("apply", "carbon-patch-apply"),
     ("verify", "carbon-patch-verify"),
     ("rollback", "carbon-patch-rollback"),
     ("status", "carbon-patch-status"),
+    ("history", "carbon-patch-history"),
     ("plan", "carbon-patch-plan"),
     ("completions", "carbon-patch-completions"),
 ];
@@ -125,6 +133,21 @@ struct VerifyArgs {
     /// Report format on stdout: text, json (docs/json.md) or junit (one test case per bundle and check).
     #[arg(long, value_enum, default_value_t = VerifyFormat::Text, value_name = "FORMAT")]
     format: VerifyFormat,
+}
+
+#[derive(Debug, Args)]
+struct HistoryArgs {
+    #[command(flatten)]
+    home: HomeArg,
+    /// Only the last N runs.
+    #[arg(long, value_name = "N")]
+    last: Option<usize>,
+    /// List every file each run changed, with its MD5.
+    #[arg(long)]
+    files: bool,
+    /// Report format on stdout: text or json (docs/json.md).
+    #[arg(long, value_enum, default_value_t = CliFormat::Text, value_name = "FORMAT")]
+    format: CliFormat,
 }
 
 #[derive(Debug, Args)]
@@ -204,6 +227,8 @@ pub enum Command {
     Rollback,
     /// `status`.
     Status,
+    /// `history`: the last N runs (all when `None`), with their files or not.
+    History { last: Option<usize>, files: bool },
     /// `plan`.
     Plan,
     /// `completions <shell>`.
@@ -220,6 +245,7 @@ impl Command {
             Command::Verify => "verify",
             Command::Rollback => "rollback",
             Command::Status => "status",
+            Command::History { .. } => "history",
             Command::Plan => "plan",
             Command::Completions(_) => "completions",
             Command::Man(_) => "man",
@@ -357,6 +383,17 @@ impl Config {
                 false,
                 r.no_cache,
                 json(r.format),
+            ),
+            CliCommand::History(h) => (
+                Command::History {
+                    last: h.last,
+                    files: h.files,
+                },
+                h.home.home,
+                false,
+                false,
+                false,
+                json(h.format),
             ),
             // `plan` is `apply --dry-run`: one code path, one output.
             CliCommand::Plan(r) => (

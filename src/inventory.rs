@@ -62,6 +62,8 @@ pub struct Inputs<'a> {
     /// The symbolic names, among [`multi_version_names`], whose bundles are OSGi
     /// singletons (read from their manifests).
     pub singletons: &'a std::collections::BTreeSet<String>,
+    /// The kernel as detected ([`crate::kernel::detect`]), when it was.
+    pub kernel: Option<crate::kernel::Kernel>,
 }
 
 /// The Carbon layout as found.
@@ -232,6 +234,11 @@ pub struct Inventory {
     /// The Carbon kernel version, read from the name of `org.wso2.carbon.core_<version>.jar`
     /// in the backup (or plugins).
     pub kernel: Option<String>,
+    /// Where the kernel version was read from, relative to PRODUCT_HOME ([`crate::kernel`]).
+    pub kernel_source: Option<String>,
+    /// The form patches.log is written in for this kernel: `log4j` (up to 4.4) or
+    /// `java.util.logging` (4.5 to 4.12).
+    pub log_form: &'static str,
     /// Which applied lists exist: `4.4+` (`prePatchedDir.txt`), `4.2` (`prePatched.txt`).
     pub applied_lists: Vec<&'static str>,
     /// The latest service pack.
@@ -276,10 +283,20 @@ pub fn inventory(inputs: &Inputs<'_>) -> Inventory {
     let bundles = bundles(discovery, observed, plan);
     let conflicts = conflicts(discovery, observed, inputs.singletons);
     let base = base_files(observed);
-    let kernel = base.keys().find_map(|t| {
-        let (name, version) = split_bundle_name(t)?;
-        (name == "org.wso2.carbon.core").then(|| version.to_string())
-    });
+    let kernel = inputs
+        .kernel
+        .as_ref()
+        .map(|k| k.version.clone())
+        .or_else(|| {
+            base.keys().find_map(|t| {
+                let (name, version) = split_bundle_name(t)?;
+                (name == "org.wso2.carbon.core").then(|| version.to_string())
+            })
+        });
+    let log_form = match crate::kernel::log_style(inputs.kernel.as_ref()) {
+        crate::log::Style::Log4j => "log4j",
+        crate::log::Style::Jul => "java.util.logging",
+    };
     let mut applied_lists = Vec::new();
     if observed.recorded.applied_44.is_some() {
         applied_lists.push("4.4+");
@@ -380,6 +397,8 @@ pub fn inventory(inputs: &Inputs<'_>) -> Inventory {
     Inventory {
         layout: inputs.paths.clone(),
         kernel,
+        kernel_source: inputs.kernel.as_ref().map(|k| k.source.clone()),
+        log_form,
         applied_lists,
         service_pack: discovery.service_pack.as_ref().map(|e| e.name.clone()),
         entries,

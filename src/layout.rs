@@ -68,6 +68,8 @@ pub struct Layout {
     pub journal: PathBuf,
     /// `<metadata>/carbon-patch.lock`.
     pub lock: PathBuf,
+    /// `<metadata>/carbon-patch-history.jsonl`: every run's record ([`crate::history`]).
+    pub history: PathBuf,
     /// `<metadata>/archive`: files taken out of plugins, never deleted.
     pub archive: PathBuf,
     /// `wso2carbon.pid` in PRODUCT_HOME and in every profile's home ([`Places::homes`]):
@@ -155,6 +157,7 @@ impl Layout {
             digests: metadata.join("carbon-patch-digests.json"),
             journal: metadata.join("carbon-patch-journal.json"),
             lock: metadata.join("carbon-patch.lock"),
+            history: metadata.join("carbon-patch-history.jsonl"),
             archive: metadata.join("archive"),
             server_pids: places
                 .homes

@@ -15,8 +15,10 @@ pub mod execute;
 pub mod exit_codes;
 pub mod fault;
 pub mod guard;
+pub mod history;
 pub mod inventory;
 pub mod journal;
+pub mod kernel;
 pub mod layout;
 pub mod log;
 pub mod manifest;
@@ -69,6 +71,7 @@ pub fn run(config: &Config) -> u8 {
         Command::Verify => cmd::verify::run(config),
         Command::Rollback => cmd::rollback::run(config),
         Command::Status => cmd::status::run(config),
+        Command::History { last, files } => cmd::history::run(config, last, files),
         Command::Plan => cmd::plan::run(config),
         Command::Completions(shell) => return print(&cli::completions(shell)),
         Command::Man(subcommand) => {

@@ -41,10 +41,13 @@ pub fn check_writable(layout: &Layout) -> Result<()> {
     for file in layout.metadata_files() {
         check_place(tree, file, Kind::File)?;
     }
-    check_place(tree, &layout.log, Kind::File)?;
-    // The log is appended to, not replaced: the file itself must take writes.
-    if tree.lstat(&layout.log).is_ok_and(|i| i.is_some()) {
-        check_access(tree, &layout.log)?;
+    // The log and the history are appended to, not replaced: the files themselves must
+    // take writes.
+    for appended in [&layout.log, &layout.history] {
+        check_place(tree, appended, Kind::File)?;
+        if tree.lstat(appended).is_ok_and(|i| i.is_some()) {
+            check_access(tree, appended)?;
+        }
     }
     Ok(())
 }

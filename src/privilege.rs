@@ -9,7 +9,7 @@ use std::ffi::CStr;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::layout::Layout;
@@ -18,7 +18,7 @@ use crate::layout::Layout;
 static SWITCHED: AtomicBool = AtomicBool::new(false);
 
 /// The user a run ran as, for its report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunAs {
     /// The user's name, or the uid when it has none.
     pub user: String,

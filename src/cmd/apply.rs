@@ -14,8 +14,8 @@ use crate::execute::{self, Done, Executor, PartialBackup};
 use crate::exit_codes;
 use crate::journal::{Journal, Operation};
 use crate::layout::{self, Layout};
-use crate::log::{Level, PatchLog};
-use crate::plan::{Action, ActionKind, Plan, Purpose, plan_apply};
+use crate::log::{Level, PatchLog, origin};
+use crate::plan::{Action, ActionKind, Event, Plan, Purpose, plan_apply};
 use crate::preflight;
 use crate::report::{self, Applied};
 use crate::survey::Survey;
@@ -112,7 +112,7 @@ pub fn run(config: &Config) -> Result<Output> {
         preflight::check_writes(&layout, &plan)?;
     }
 
-    let applied = super::logged(&layout, "apply", |log| {
+    let applied = super::logged(&layout, &survey.observed, "apply", |log| {
         if let Some(note) = &note {
             log.own(Level::Warn, note);
         }
@@ -173,14 +173,28 @@ fn carry_out(
     early_backup: Option<PartialBackup>,
     log: &mut PatchLog,
 ) -> Result<Applied> {
-    log.runtime(Level::Info, "Checking for patch changes ...");
+    log.runtime(
+        origin::PROCESS,
+        Level::Info,
+        "Checking for patch changes ...",
+    );
+    // The runtime finds new and reverted entries in `processPatches` when it has no applied
+    // list yet, else in `checkForPatchChanges`; changed files in `checkUpdatedJars`.
+    let first = survey.observed.recorded.applied_44.is_none();
     for event in &plan.events {
-        if event.is_runtime_event() {
-            log.runtime(Level::Info, event.to_string());
-        } else {
-            log.own(Level::Info, event.to_string());
+        let from = match event {
+            Event::Updated(_) | Event::Added(_) => Some(origin::UPDATED),
+            Event::Removed(_) => None,
+            _ if first => Some(origin::PROCESS),
+            _ => Some(origin::CHANGES),
+        };
+        match from {
+            Some(from) => log.runtime(from, Level::Info, event.to_string()),
+            None => log.own(Level::Info, event.to_string()),
         }
     }
+    log.history.apply_order = survey.discovery.order().map(|e| e.name.clone()).collect();
+    log.history.events = plan.events.iter().map(ToString::to_string).collect();
     let changed = !plan.events.is_empty() || plan.writes_plugins();
     if changed {
         if plan.events.is_empty() && !plan.actions.is_empty() {
@@ -192,9 +206,15 @@ fn carry_out(
                 ),
             );
         }
-        log.runtime(Level::Info, "Patch changes detected ");
+        log.runtime_worded(
+            origin::DETECTED,
+            Level::Info,
+            "Patch changes detected ",
+            "Patch changes detected",
+        );
     } else {
         log.runtime(
+            origin::PROCESS,
             Level::Info,
             "No new patch or service pack detected, server will start without applying patches ",
         );
@@ -246,6 +266,7 @@ fn carry_out(
             );
         }
         log.runtime(
+            origin::BACKED_UP,
             Level::Info,
             format!("Backed up plugins to {}", layout::BACKUP_NAME),
         );
@@ -263,14 +284,18 @@ fn carry_out(
         None
     };
     if changed {
-        log.runtime(Level::Info, "Applying patches ...");
+        log.runtime(origin::APPLYING, Level::Info, "Applying patches ...");
     }
     if plan
         .actions
         .iter()
         .any(|a| matches!(a.kind, ActionKind::Restore { .. }))
     {
-        log.runtime(Level::Info, "restoring bundle backup directory");
+        log.runtime(
+            origin::PATCHES,
+            Level::Info,
+            "restoring bundle backup directory",
+        );
     }
 
     let executor = Executor::new(layout, "apply");
@@ -286,6 +311,7 @@ fn carry_out(
     if changed {
         log_patch_level(&survey.discovery, log);
     }
+    log.history.files = files_changed(layout, plan, &done);
     for (target, to) in &archived {
         log.own(
             Level::Info,
@@ -294,19 +320,46 @@ fn carry_out(
     }
 
     let problems = check_written(layout, plan, &done, &survey.cache)?;
-    log.runtime(Level::Info, "Patch verification started");
+    // A 4.5+ runtime logs the verification at INFO only when something changed.
+    let verify = if changed {
+        origin::VERIFY
+    } else {
+        origin::VERIFY_QUIET
+    };
+    log.runtime(verify, Level::Info, "Patch verification started");
     if problems.is_empty() {
-        log.runtime(Level::Info, "Patch verification successfully completed");
+        log.runtime(
+            verify,
+            Level::Info,
+            "Patch verification successfully completed",
+        );
     } else {
         log.runtime(
+            origin::VERIFY,
             Level::Warn,
             "Problems found during patch verification. See below for details:",
         );
         for problem in &problems {
-            log.runtime(Level::Warn, problem);
+            log.runtime(origin::VERIFY, Level::Warn, problem);
         }
-        log.runtime(Level::Warn, "Patch verification completed with warnings.");
+        let log_path = std::path::absolute(&layout.log).unwrap_or_else(|_| layout.log.clone());
+        log.runtime_worded(
+            origin::VERIFY,
+            Level::Warn,
+            "Patch verification completed with warnings.",
+            format!(
+                "Patch verification completed with warnings. Please see  {} for more details",
+                log_path.display()
+            ),
+        );
     }
+    log.history.outcome = match (problems.is_empty(), changed) {
+        (false, _) => "verified_with_problems",
+        (true, true) => "verified",
+        (true, false) => "no_change",
+    }
+    .into();
+    log.history.problems = problems.clone();
     let scope = super::cache_scope(layout, &survey.discovery, plan);
     super::record(layout, plan, backup.as_ref(), &survey.cache, &scope)?;
     execute::end(layout)?;
@@ -320,19 +373,61 @@ fn carry_out(
 /// The runtime's record of the whole patch level: every file of every entry in the apply order.
 fn log_patch_level(discovery: &Discovery, log: &mut PatchLog) {
     for entry in discovery.order() {
-        match entry.kind {
+        let from = match entry.kind {
             EntryKind::ServicePack => {
-                log.runtime(Level::Info, format!("Start applying - {}", entry.name))
+                log.runtime(
+                    origin::SERVICE_PACK,
+                    Level::Info,
+                    format!("Start applying - {}", entry.name),
+                );
+                origin::SERVICE_PACK
             }
-            EntryKind::Patch => log.runtime(Level::Info, format!("Applying - {}", entry.name)),
-        }
+            EntryKind::Patch => {
+                log.runtime(
+                    origin::PATCHES,
+                    Level::Info,
+                    format!("Applying - {}", entry.name),
+                );
+                origin::PATCHES
+            }
+        };
         for file in &entry.files {
             log.runtime(
+                from,
                 Level::Info,
                 format!("Patched {}(MD5:{})", file.own_name.display(), file.md5),
             );
         }
     }
+}
+
+/// The history's account of every file a run changed in plugins.
+pub(super) fn files_changed(
+    layout: &Layout,
+    plan: &Plan,
+    done: &[execute::Done],
+) -> Vec<crate::history::FileRecord> {
+    plan.actions
+        .iter()
+        .zip(done)
+        .map(|(action, done)| {
+            let (kind, entry) = match &action.kind {
+                ActionKind::Write { entry, .. } => ("write", Some(entry.clone())),
+                ActionKind::Restore { .. } => ("restore", None),
+                ActionKind::Archive => ("archive", None),
+            };
+            crate::history::FileRecord {
+                action: kind.into(),
+                target: action.target.to_string_lossy().into_owned(),
+                entry,
+                md5: action.kind.md5().map(|m| m.to_string()),
+                archived_to: done
+                    .archived_to
+                    .as_ref()
+                    .map(|to| layout.display(to).to_string()),
+            }
+        })
+        .collect()
 }
 
 /// Compares each file just written with what the plan wanted. A copy of a source this run

@@ -2,6 +2,7 @@
 //! guard, and recording the metadata of a finished run.
 
 pub mod apply;
+pub mod history;
 pub mod plan;
 pub mod rollback;
 pub mod status;
@@ -123,25 +124,42 @@ pub fn unfinished(journal: Option<&Journal>, doing: Operation) -> Option<String>
     Some(format!("{}: {what}", journal.unfinished()))
 }
 
-/// Runs `work` with a fresh patches.log buffer and appends what it logged — also when it
-/// failed, with a line saying how to finish — so the log always tells what happened.
+/// Runs `work` with a fresh patches.log buffer and history record, then appends both —
+/// also when it failed, with a line saying how to finish — so the log and the history
+/// always tell what happened. patches.log is written in the form of the product's kernel.
 pub fn logged<T>(
     layout: &Layout,
-    what: &str,
+    observed: &crate::plan::Observed,
+    what: &'static str,
     work: impl FnOnce(&mut PatchLog) -> Result<T>,
 ) -> Result<T> {
-    let mut log = PatchLog::default();
+    let kernel = crate::kernel::detect_with(layout, Some(observed));
+    let mut log = PatchLog::new(what);
+    log.history.kernel = kernel.as_ref().map(|k| k.version.clone());
     let result = work(&mut log);
     if let Err(error) = &result {
         log.own(
             Level::Error,
             format!("{what} stopped: {error}; run it again to finish"),
         );
+        log.history.outcome = "stopped".into();
+        log.history.error = Some(error.to_string());
     }
+    log.history.ended = crate::log::now();
+    let history = crate::history::append(&layout.tree, &layout.history, &log.history);
     let appended = log
-        .append_to(&layout.tree, &layout.log)
+        .append_to(
+            &layout.tree,
+            &layout.log,
+            crate::kernel::log_style(kernel.as_ref()),
+        )
         .map_err(|e| Error::write("append to", &layout.log, e));
+    // Flushed after the log: the log's flush has carried the history's line with it.
+    let recorded = history
+        .and_then(|file| file.sync_data())
+        .map_err(|e| Error::write("append to", &layout.history, e));
     let value = result?;
+    recorded?;
     appended?;
     Ok(value)
 }

@@ -11,7 +11,7 @@ use crate::execute::{self, Executor};
 use crate::exit_codes;
 use crate::journal::{Journal, Operation};
 use crate::layout::{self, Layout};
-use crate::log::{Level, PatchLog};
+use crate::log::{Level, PatchLog, origin};
 use crate::plan::{ActionKind, Plan, plan_rollback};
 use crate::report::{self, RolledBack};
 use crate::survey::Survey;
@@ -48,7 +48,7 @@ pub fn run(config: &Config) -> Result<Output> {
     let note = found(&survey);
     warnings.extend(note.clone());
 
-    let done = super::logged(&layout, "rollback", |log| {
+    let done = super::logged(&layout, &survey.observed, "rollback", |log| {
         if let Some(note) = &note {
             log.own(Level::Warn, note);
         }
@@ -93,7 +93,7 @@ fn dirs_to_hide(layout: &Layout, discovery: &Discovery) -> Vec<PathBuf> {
 /// taken for `apply`: it holds every digest the rollback's plan needs, and more.
 pub fn finish(layout: &Layout, survey: &Survey, note: Option<String>) -> Result<RolledBack> {
     let plan = make_plan(layout, survey)?;
-    super::logged(layout, "rollback", |log| {
+    super::logged(layout, &survey.observed, "rollback", |log| {
         if let Some(note) = &note {
             log.own(Level::Warn, note);
         }
@@ -155,13 +155,19 @@ fn carry_out(
         .iter()
         .any(|a| matches!(a.kind, ActionKind::Restore { .. }))
     {
-        log.runtime(Level::Info, "restoring bundle backup directory");
+        log.runtime(
+            origin::PATCHES,
+            Level::Info,
+            "restoring bundle backup directory",
+        );
     }
     let executor = Executor::new(layout, "rollback");
     let done = executor.run_all(&plan.actions);
     executor.finish()?;
+    let done = done?;
+    log.history.files = super::apply::files_changed(layout, plan, &done);
     let mut archived = Vec::new();
-    for (action, done) in plan.actions.iter().zip(done?) {
+    for (action, done) in plan.actions.iter().zip(done) {
         if let ActionKind::Restore { md5 } = &action.kind {
             let line = match md5 {
                 Some(md5) => format!("Restored {}(MD5:{md5})", action.target.display()),
@@ -191,6 +197,16 @@ fn carry_out(
         );
         moved.push((dir.to_path_buf(), to.to_path_buf()));
     })?;
+    log.history.moved = moved
+        .iter()
+        .map(|(dir, to)| {
+            (
+                layout.display(dir).to_string(),
+                layout.display(to).to_string(),
+            )
+        })
+        .collect();
+    log.history.outcome = "rolled_back".into();
     // After a rollback the apply order is empty: the next run reads no entry or target.
     super::record(layout, plan, None, &survey.cache, &Default::default())?;
     execute::end(layout)?;

@@ -35,7 +35,10 @@ pub fn run(config: &Config) -> Result<Output> {
         backup_manifest: exists(&layout, &layout.backup_manifest),
         partial_backup: exists(&layout, &layout.backup_partial),
         set_aside: &set_aside,
-        last_run: last_run(&layout, &layout.log)?,
+        last_run: match last_run(&layout, &layout.log)? {
+            Some(run) => Some(run),
+            None => last_recorded_run(&layout),
+        },
         paths: LayoutPaths {
             plugins: layout.display(&layout.plugins).to_string(),
             patches: layout.display(&layout.patches).to_string(),
@@ -47,6 +50,7 @@ pub fn run(config: &Config) -> Result<Output> {
         },
         home: &layout.home,
         singletons: &singletons,
+        kernel: crate::kernel::detect(&layout),
     });
     for reason in &inventory.attention {
         tracing::info!("needs attention: {reason}");
@@ -96,6 +100,34 @@ fn singletons(
         }
     }
     Ok(found)
+}
+
+/// The last run in carbon-patch's history, for a patches.log that has none (a 4.5+ server
+/// truncates the log at 50,000 bytes; the history is never cut).
+fn last_recorded_run(layout: &Layout) -> Option<LastRun> {
+    let (runs, _) = crate::history::read(&layout.tree, &layout.history).ok()?;
+    let run = runs.into_iter().last()?;
+    let outcome = match run.outcome.as_str() {
+        "verified" => "verified",
+        "verified_with_problems" => "verified_with_problems",
+        "no_change" => "no_change",
+        "rolled_back" => "rolled_back",
+        "stopped" => "stopped",
+        _ => "unfinished",
+    };
+    Some(LastRun {
+        kind: if run.command == "rollback" {
+            "rollback"
+        } else {
+            "apply"
+        },
+        started: run.started,
+        ended: run.ended,
+        outcome,
+        last_message: run
+            .error
+            .unwrap_or_else(|| "from carbon-patch's history; patches.log has no run".into()),
+    })
 }
 
 fn exists(layout: &Layout, path: &Path) -> bool {

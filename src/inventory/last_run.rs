@@ -25,15 +25,19 @@ pub fn last_run<S: AsRef<str>>(lines: &[S]) -> Option<LastRun> {
     };
     let outcome = if run
         .iter()
-        .any(|(_, level, m)| *level == "ERROR" && m.contains(" stopped: "))
+        .any(|(_, level, m)| matches!(*level, "ERROR" | "SEVERE") && m.contains(" stopped: "))
     {
         "stopped"
     } else if last.starts_with("Rollback completed") {
         "rolled_back"
-    } else if has("Patch verification completed with warnings.") {
+    } else if run
+        .iter()
+        .any(|(_, _, m)| m.starts_with("Patch verification completed with warnings."))
+    {
         "verified_with_problems"
     } else if has("Patch verification successfully completed") {
-        if has("Patch changes detected ") {
+        // 4.4 and earlier end it with a space; 4.5+ do not.
+        if has("Patch changes detected ") || has("Patch changes detected") {
             "verified"
         } else {
             "no_change"
@@ -55,11 +59,8 @@ pub fn is_run_start(message: &str) -> bool {
     message == "Checking for patch changes ..." || message.starts_with("Rolling back plugins to ")
 }
 
-/// `[time] LEVEL {category} -  message` → (time, level, message).
+/// A line of patches.log, in the log4j or the java.util.logging form → (time, level,
+/// message).
 pub fn parse_log_line(line: &str) -> Option<(&str, &str, &str)> {
-    let rest = line.strip_prefix('[')?;
-    let (time, rest) = rest.split_once("] ")?;
-    let (level, rest) = rest.trim_start().split_once(' ')?;
-    let (_, message) = rest.split_once("} -  ")?;
-    Some((time, level, message))
+    crate::log::parse_line(line)
 }

@@ -46,6 +46,7 @@ fn inventory_with(
         },
         home: Path::new("/home"),
         singletons,
+        kernel: None,
     })
 }
 

@@ -119,6 +119,7 @@ enum Body {
     Verify(VerifyReport),
     Rollback(RollbackReport),
     Status(Box<Inventory>),
+    History(HistoryReport),
 }
 
 /// PRODUCT_HOME and where it came from.
@@ -482,6 +483,24 @@ pub fn rollback(config: &Config, plan: &Plan, done: Option<&RolledBack>) -> Repo
     }
 }
 
+/// The `history` report: the runs, oldest first.
+#[derive(Debug, Serialize)]
+pub struct HistoryReport {
+    runs: Vec<crate::history::Record>,
+    /// Whether the text lists every file (JSON always has them).
+    #[serde(skip)]
+    files: bool,
+}
+
+/// The `history` report.
+pub fn history(config: &Config, runs: Vec<crate::history::Record>, files: bool) -> Report {
+    Report {
+        command: "history",
+        product_home: product_home(config),
+        body: Body::History(HistoryReport { runs, files }),
+    }
+}
+
 /// The report of `status`.
 pub fn status(config: &Config, inventory: Inventory) -> Report {
     Report {
@@ -500,6 +519,9 @@ impl Report {
             (Format::Json, _) | (Format::Junit, _) => json::render(self, warnings, code),
             (Format::Text, Body::Status(inventory)) => {
                 status::render(&self.product_home, inventory, text::Paint(paint))
+            }
+            (Format::Text, Body::History(history)) => {
+                text::history(&self.product_home, history, text::Paint(paint))
             }
             (Format::Text, _) => text::render(self, text::Paint(paint)),
         }

@@ -24,6 +24,13 @@ pub fn render(home: &ProductHome, inv: &Inventory, paint: Paint) -> String {
         inv.applied_lists.join(" and ")
     };
     let _ = writeln!(out, "layout: {kernel}, applied lists: {lists}");
+    if let Some(source) = &inv.kernel_source {
+        let _ = writeln!(
+            out,
+            "  kernel read from {source}; patches.log written in its {} form",
+            inv.log_form
+        );
+    }
     let places = &inv.layout;
     let sources = &places.sources;
     for (name, path, source) in [

@@ -4,8 +4,8 @@
 use std::fmt::Write;
 
 use super::{
-    ActionItem, ApplyReport, Body, Kept, OrderItem, ProductHome, Report, RollbackReport,
-    VerifyReport,
+    ActionItem, ApplyReport, Body, HistoryReport, Kept, OrderItem, ProductHome, Report,
+    RollbackReport, VerifyReport,
 };
 
 /// ANSI colour, on or off.
@@ -129,7 +129,7 @@ pub fn render(report: &Report, paint: Paint) -> String {
         Body::Apply(apply) => render_apply(&report.product_home, apply, paint),
         Body::Verify(verify) => render_verify(&report.product_home, verify, paint),
         Body::Rollback(rollback) => render_rollback(&report.product_home, rollback, paint),
-        Body::Status(_) => String::new(),
+        Body::Status(_) | Body::History(_) => String::new(),
     }
 }
 
@@ -298,5 +298,58 @@ fn render_rollback(home: &ProductHome, report: &RollbackReport, paint: Paint) ->
             "; plugins match patch0000"
         }
     );
+    out
+}
+
+/// The `history` report: a line a run, oldest first; with `--files`, every file it changed.
+pub fn history(home: &ProductHome, report: &HistoryReport, paint: Paint) -> String {
+    let mut out = String::new();
+    header(&mut out, home, "history", paint);
+    if report.runs.is_empty() {
+        let _ = writeln!(out, "no apply or rollback recorded yet");
+        return out;
+    }
+    for run in &report.runs {
+        let count = |action: &str| run.files.iter().filter(|f| f.action == action).count();
+        let outcome = match run.outcome.as_str() {
+            "stopped" | "verified_with_problems" => paint.red(&run.outcome),
+            _ => paint.green(&run.outcome),
+        };
+        let user = run.run_as.as_ref().map_or("?", |r| r.user.as_str());
+        let _ = writeln!(
+            out,
+            "{}  {:<8} as {user:<12} {outcome}: {} written, {} restored, {} archived; {}",
+            run.started,
+            run.command,
+            count("write"),
+            count("restore"),
+            count("archive"),
+            if run.apply_order.is_empty() {
+                "apply order empty".to_string()
+            } else {
+                format!("apply order {}", run.apply_order.join(", "))
+            }
+        );
+        for event in &run.events {
+            let _ = writeln!(out, "    {event}");
+        }
+        if let Some(error) = &run.error {
+            let _ = writeln!(out, "    {}", paint.red(error));
+        }
+        for problem in &run.problems {
+            let _ = writeln!(out, "    {}", paint.red(problem));
+        }
+        if report.files {
+            for file in &run.files {
+                let md5 = file.md5.as_deref().unwrap_or("-");
+                let from = file.entry.as_deref().unwrap_or("");
+                let _ = write!(out, "    {:<8} {} {md5} {from}", file.action, file.target);
+                if let Some(to) = &file.archived_to {
+                    let _ = write!(out, " (old content in {to})");
+                }
+                out.push('\n');
+            }
+        }
+    }
     out
 }

@@ -285,10 +285,14 @@ fn no_change_run_rewrites_no_metadata() {
         .filter(|(path, info)| before.entries.get(*path) != Some(info))
         .map(|(path, _)| path.clone())
         .collect();
-    // Only the log grows (its directory's mtime does not change: the file is appended to).
+    // Only the log and the history grow (their directories' mtimes do not change: the
+    // files are appended to).
     assert_eq!(
         changed,
-        [Path::new("repository/logs/patches.log")],
+        [
+            Path::new("repository/components/patches/.metadata/carbon-patch-history.jsonl"),
+            Path::new("repository/logs/patches.log")
+        ],
         "changed: {changed:?}"
     );
 }

@@ -11,6 +11,7 @@ mod hostile;
 mod json;
 mod junit;
 mod jvm;
+mod kernels;
 mod kill;
 mod layout;
 mod log_and_metadata;
