@@ -2,8 +2,8 @@
 //! patches.log (log4j up to 4.4, java.util.logging from 4.5) and where 4.2 keeps its applied
 //! list. Read, in this order, from what decides it best:
 //!
-//! 1. `lib/org.wso2.carbon.server-<version>.jar`: the launcher that applies patches at start
-//!    and writes patches.log;
+//! 1. `lib/org.wso2.carbon.server-<version>.jar` (`wso2/lib/` in Enterprise Integrator 6.x):
+//!    the launcher that applies patches at start and writes patches.log;
 //! 2. the core bundle `org.wso2.carbon.core_<version>.jar` in the backup (plugins as they
 //!    came) or plugins;
 //! 3. `bin/wso2carbon-version.txt` (`WSO2 Carbon Framework v4.4.9`).
@@ -54,12 +54,17 @@ pub fn detect(layout: &Layout) -> Option<Kernel> {
 /// instead of listing them again.
 pub fn detect_with(layout: &Layout, observed: Option<&Observed>) -> Option<Kernel> {
     let shown = |path: &Path| layout.display(path).to_string();
-    let lib = layout.home.join("lib");
-    if let Some((name, version)) = find_versioned(layout, &lib, "org.wso2.carbon.server-") {
-        return Some(Kernel {
-            version,
-            source: shown(&lib.join(name)),
-        });
+    // Enterprise Integrator 6.x keeps the launcher in wso2/lib, shared by its profiles.
+    for lib in [
+        layout.home.join("lib"),
+        layout.home.join("wso2").join("lib"),
+    ] {
+        if let Some((name, version)) = find_versioned(layout, &lib, "org.wso2.carbon.server-") {
+            return Some(Kernel {
+                version,
+                source: shown(&lib.join(name)),
+            });
+        }
     }
     for (dir, listing) in [
         (&layout.backup, observed.and_then(|o| o.backup.as_ref())),

@@ -244,3 +244,17 @@ fn status_finds_the_last_run_in_the_history_once_the_log_was_truncated() {
         run.stdout
     );
 }
+
+/// Enterprise Integrator 6.x keeps the launcher in `wso2/lib`.
+#[test]
+fn the_kernel_of_an_enterprise_integrator_is_read_from_wso2_lib() {
+    let env = Env::sample();
+    let lib = env.root().join("wso2/lib");
+    fs::create_dir_all(&lib).unwrap();
+    fs::write(lib.join("org.wso2.carbon.server-4.4.36.jar"), b"launcher").unwrap();
+    let run = env.cmd("status", &[]);
+    has_line(
+        &run.stdout,
+        "  kernel read from wso2/lib/org.wso2.carbon.server-4.4.36.jar; patches.log written in its log4j form",
+    );
+}
