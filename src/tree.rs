@@ -31,7 +31,7 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
@@ -62,7 +62,8 @@ pub struct Tree {
     /// for the run: a run that changes nothing looks at thousands of files in a few
     /// directories. Only looked at through, never written into; emptied whenever the run
     /// renames or removes through the tree, so a handle never outlives its place.
-    parents: std::sync::Mutex<std::collections::HashMap<PathBuf, std::sync::Arc<OwnedFd>>>,
+    /// Keyed by the directory's path bytes (hashing a `Path` walks its components).
+    parents: std::sync::Mutex<std::collections::HashMap<Vec<u8>, std::sync::Arc<OwnedFd>>>,
 }
 
 #[derive(Debug)]
@@ -177,14 +178,16 @@ impl Tree {
         let (root, relative) = self
             .roots
             .iter()
-            .filter_map(|root| Some((root, path.strip_prefix(&root.path).ok()?)))
+            .filter_map(|root| Some((root, relative_to(&root.path, path)?)))
             .min_by_key(|(_, relative)| relative.as_os_str().len())
             .ok_or_else(|| {
                 io::Error::other(format!("`{}` is outside the product tree", path.display()))
             })?;
-        if !relative
-            .components()
-            .all(|c| matches!(c, Component::Normal(_)))
+        let bytes = relative.as_os_str().as_bytes();
+        if bytes.starts_with(b"/")
+            || bytes
+                .split(|&b| b == b'/')
+                .any(|part| part == b"." || part == b"..")
         {
             return Err(refused(Refused::Name));
         }
@@ -219,21 +222,28 @@ impl Tree {
         &self,
         path: &'p Path,
     ) -> io::Result<(std::sync::Arc<OwnedFd>, &'p OsStr)> {
-        let name = path
-            .file_name()
-            .filter(|n| !n.is_empty())
-            .ok_or_else(|| refused(Refused::Name))?;
-        let parent = path.parent().ok_or_else(|| refused(Refused::Name))?;
+        let bytes = path.as_os_str().as_bytes();
+        let split = bytes.iter().rposition(|&b| b == b'/');
+        let (parent, name) = match split {
+            Some(i) if i > 0 && !matches!(&bytes[i + 1..], b"" | b"." | b"..") => {
+                (&bytes[..i], OsStr::from_bytes(&bytes[i + 1..]))
+            }
+            _ => {
+                return self
+                    .parent(path)
+                    .map(|(dir, name)| (std::sync::Arc::new(dir), name));
+            }
+        };
         let lock = || self.parents.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(dir) = lock().get(parent) {
             return Ok((dir.clone(), name));
         }
         let dir = std::sync::Arc::new(self.open_nofollow(
-            parent,
+            Path::new(OsStr::from_bytes(parent)),
             OFlags::PATH | OFlags::DIRECTORY,
             Mode::empty(),
         )?);
-        lock().insert(parent.to_path_buf(), dir.clone());
+        lock().insert(parent.to_vec(), dir.clone());
         Ok((dir, name))
     }
 
@@ -394,6 +404,23 @@ impl Root {
             // Just set above (or by another thread first).
             unreachable!("root handle set")
         }))
+    }
+}
+
+/// `path` relative to `root`: by its bytes when it was made by joining onto `root` (the
+/// usual case, and cheap), else component by component.
+fn relative_to<'p>(root: &Path, path: &'p Path) -> Option<&'p Path> {
+    let (r, p) = (root.as_os_str().as_bytes(), path.as_os_str().as_bytes());
+    let fast = p.strip_prefix(r).and_then(|rest| {
+        if rest.is_empty() || r.ends_with(b"/") {
+            Some(rest)
+        } else {
+            rest.strip_prefix(b"/")
+        }
+    });
+    match fast {
+        Some(rest) if !rest.starts_with(b"/") => Some(Path::new(OsStr::from_bytes(rest))),
+        _ => path.strip_prefix(root).ok(),
     }
 }
 

@@ -154,9 +154,18 @@ pub fn logged<T>(
             crate::kernel::log_style(kernel.as_ref()),
         )
         .map_err(|e| Error::write("append to", &layout.log, e));
-    // Flushed after the log: the log's flush has carried the history's line with it.
+    // Flushed after the log: the log's flush has carried the history's line with it, and
+    // this one confirms it. A run that changed nothing has nothing to lose, and no wait for
+    // it (a no-change apply is what a health check or an image build runs most).
+    let changed_nothing = log.history.outcome == "no_change";
     let recorded = history
-        .and_then(|file| file.sync_data())
+        .and_then(|file| {
+            if changed_nothing {
+                Ok(())
+            } else {
+                file.sync_data()
+            }
+        })
         .map_err(|e| Error::write("append to", &layout.history, e));
     let value = result?;
     recorded?;
