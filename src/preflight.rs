@@ -56,18 +56,16 @@ pub fn check_writable(layout: &Layout) -> Result<()> {
 /// change of it is made in — itself for a directory that exists, else the nearest
 /// existing directory above it — is writable.
 fn check_place(tree: &Tree, path: &Path, kind: Kind) -> Result<()> {
-    let link = || Error::refused(path, &std::io::Error::from_raw_os_error(libc::ELOOP));
     let mut at = path;
     let mut first = true;
     loop {
         let info = tree.lstat(at).map_err(|e| Error::input("inspect", at, e))?;
         match info {
             Some(info) if info.kind == Kind::Link => {
-                return Err(if first {
-                    link()
-                } else {
-                    Error::refused(at, &std::io::Error::from_raw_os_error(libc::ELOOP))
-                });
+                return Err(Error::refused(
+                    at,
+                    &std::io::Error::from_raw_os_error(libc::ELOOP),
+                ));
             }
             Some(info) if first && info.kind != kind => {
                 return Err(Error::refused(
