@@ -103,10 +103,11 @@ pub fn hide_dirs<'a>(
 }
 
 /// Clears what an interrupted run may have left: the temporary files in plugins of the
-/// runs that `interrupted` records (it and the interrupted runs before it) are removed; any other file in plugins whose name
-/// carries the temporary prefix is moved into the archive (it may be somebody else's, so
-/// it is not deleted); carbon-patch's own temporary files in the metadata dirs are
-/// removed. Returns where the archived ones went.
+/// runs that `interrupted` records (it and the interrupted runs before it) are removed;
+/// any other file in plugins whose name carries the temporary prefix is moved into the
+/// archive (it may be somebody else's, so it is not deleted); carbon-patch's own
+/// temporary files in the metadata dirs and the log's are removed. Returns where the
+/// archived ones went.
 pub fn clear_leftovers(
     layout: &Layout,
     in_plugins: &[PathBuf],
@@ -137,9 +138,11 @@ pub fn clear_leftovers(
         sync_dir(tree, &dir)?;
         archived_to = Some(dir);
     }
+    // The metadata files' directories, and the log's (a 4.5+ log is rewritten beside it).
     let dirs: std::collections::BTreeSet<&Path> = layout
         .metadata_files()
-        .iter()
+        .into_iter()
+        .chain([&layout.log])
         .filter_map(|file| file.parent())
         .collect();
     for dir in dirs {
