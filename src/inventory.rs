@@ -272,12 +272,9 @@ pub fn inventory(inputs: &Inputs<'_>) -> Inventory {
     let discovery = inputs.discovery;
     let observed = inputs.observed;
     let plan = inputs.plan;
-    let rel = |p: &Path| {
-        p.strip_prefix(inputs.home)
-            .unwrap_or(p)
-            .to_string_lossy()
-            .into_owned()
-    };
+    // Names are shown escaped: an entry's or a file's name never drives the terminal.
+    let rel =
+        |p: &Path| crate::names::Shown::path(p.strip_prefix(inputs.home).unwrap_or(p)).to_string();
 
     let entries = entries(inputs, &rel);
     let bundles = bundles(discovery, observed, plan);
@@ -346,7 +343,7 @@ pub fn inventory(inputs: &Inputs<'_>) -> Inventory {
     let foreign: Vec<String> = plan
         .foreign
         .iter()
-        .map(|p| p.to_string_lossy().into_owned())
+        .map(|p| crate::names::Shown::path(p).to_string())
         .collect();
 
     let mut attention = Vec::new();
@@ -465,7 +462,7 @@ fn bundles(discovery: &Discovery, observed: &Observed, plan: &Plan) -> Vec<Bundl
                 Some(_) => "differs",
             };
             BundleStatus {
-                target: target.to_string_lossy().into_owned(),
+                target: crate::names::Shown::path(target).to_string(),
                 provider: provided.entry.clone(),
                 md5: provided.md5,
                 overrides,

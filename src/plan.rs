@@ -209,13 +209,17 @@ impl Event {
 impl fmt::Display for Event {
     /// The runtime's wording.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Names come from the tree and from the applied lists: shown escaped, so none
+        // drives a terminal or forges a log line.
+        let name = |n: &str| crate::names::Shown(std::ffi::OsStr::new(n)).to_string();
+        let path = |p: &std::path::Path| crate::names::Shown::path(p).to_string();
         match self {
-            Event::NewServicePack(name) => write!(f, "New service pack available - {name}"),
-            Event::NewPatch(name) => write!(f, "New patch available - {name}"),
-            Event::Reverted(name) => write!(f, "{name} has been reverted"),
-            Event::Updated(t) => write!(f, "{} has been updated", t.display()),
-            Event::Added(t) => write!(f, "{} has been added", t.display()),
-            Event::Removed(t) => write!(f, "{} has been removed", t.display()),
+            Event::NewServicePack(n) => write!(f, "New service pack available - {}", name(n)),
+            Event::NewPatch(n) => write!(f, "New patch available - {}", name(n)),
+            Event::Reverted(n) => write!(f, "{} has been reverted", name(n)),
+            Event::Updated(t) => write!(f, "{} has been updated", path(t)),
+            Event::Added(t) => write!(f, "{} has been added", path(t)),
+            Event::Removed(t) => write!(f, "{} has been removed", path(t)),
         }
     }
 }

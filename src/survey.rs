@@ -201,6 +201,13 @@ fn list_dir(
             Some(parent) => parent.join(&name),
         };
         let full = || dir.path().join(&name);
+        if crate::names::has_control(&name) {
+            return Err(Error::bad_input(
+                full(),
+                "refused file name: it holds a control character",
+                "rename the file without control characters (newlines, escapes); nothing was changed",
+            ));
+        }
         match item.kind {
             Kind::Dir => {
                 tree::check_depth(&path, path.components().count())
@@ -227,6 +234,13 @@ fn list_dir(
                                 size: info.size,
                                 md5: None,
                             },
+                        ));
+                    }
+                    Some(info) if info.is_dir() => {
+                        return Err(Error::bad_input(
+                            &full,
+                            "refused: a symbolic link to a directory, which carbon-patch does not follow here",
+                            "replace the link with the directory itself, or remove it; nothing was changed",
                         ));
                     }
                     Some(info) => return Err(not_a_file(&full, info.kind)),

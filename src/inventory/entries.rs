@@ -62,7 +62,7 @@ pub(super) fn entries(inputs: &Inputs<'_>, rel: &dyn Fn(&Path) -> String) -> Vec
             };
             (
                 EntryState::Pending,
-                vec![format!("{what} - {}", entry.name)],
+                vec![format!("{what} - {}", shown(&entry.name))],
             )
         } else if let Some(changed) = changes.get(entry.name.as_str()) {
             (EntryState::Changed, changed.clone())
@@ -72,7 +72,7 @@ pub(super) fn entries(inputs: &Inputs<'_>, rel: &dyn Fn(&Path) -> String) -> Vec
             (EntryState::Applied, Vec::new())
         };
         out.push(EntryStatus {
-            name: entry.name.clone(),
+            name: shown(&entry.name),
             kind: entry.kind,
             state,
             path: Some(rel(&entry.dir)),
@@ -98,7 +98,7 @@ pub(super) fn entries(inputs: &Inputs<'_>, rel: &dyn Fn(&Path) -> String) -> Vec
             )
         };
         out.push(EntryStatus {
-            name: name.clone(),
+            name: shown(name),
             kind: EntryKind::Patch,
             state,
             path: Some(rel(&inputs_dir(inputs, EntryKind::Patch).join(name))),
@@ -125,7 +125,7 @@ pub(super) fn entries(inputs: &Inputs<'_>, rel: &dyn Fn(&Path) -> String) -> Vec
             )
         };
         out.push(EntryStatus {
-            name: name.clone(),
+            name: shown(name),
             kind: EntryKind::ServicePack,
             state,
             path: Some(rel(&inputs_dir(inputs, EntryKind::ServicePack).join(name))),
@@ -144,17 +144,20 @@ pub(super) fn entries(inputs: &Inputs<'_>, rel: &dyn Fn(&Path) -> String) -> Vec
             EntryKind::Patch
         };
         out.push(EntryStatus {
-            name: name.to_string(),
+            name: shown(name),
             kind,
             state: EntryState::Gone,
             path: None,
             files: None,
-            details: vec![format!("{name} has been reverted at the next apply")],
+            details: vec![format!(
+                "{} has been reverted at the next apply",
+                shown(name)
+            )],
         });
     }
     for aside in inputs.set_aside {
         out.push(EntryStatus {
-            name: aside.name.clone(),
+            name: shown(&aside.name),
             kind: aside.kind,
             state: EntryState::RolledBack,
             path: Some(aside.path.clone()),
@@ -190,4 +193,10 @@ fn inputs_dir(inputs: &Inputs<'_>, kind: EntryKind) -> PathBuf {
         EntryKind::Patch => &inputs.paths.patches,
     };
     inputs.home.join(dir)
+}
+
+/// An entry's name as the report shows it: escaped, since names from the applied lists are
+/// whatever the metadata dir holds.
+fn shown(name: &str) -> String {
+    crate::names::Shown(std::ffi::OsStr::new(name)).to_string()
 }

@@ -248,8 +248,10 @@ pub struct RollbackReport {
     counts: Counts,
 }
 
+/// A path for the report: lossy UTF-8, control characters escaped, so no name from the
+/// tree drives the terminal.
 fn lossy(path: &Path) -> String {
-    path.to_string_lossy().into_owned()
+    crate::names::Shown::path(path).to_string()
 }
 
 fn product_home(config: &Config) -> ProductHome {

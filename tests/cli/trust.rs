@@ -1055,6 +1055,54 @@ fn a_patch_directory_named_with_an_escape_sequence_is_refused() {
     assert_control_name_refused(&env, &sentinel, "patch0009", "[31mred");
 }
 
+/// The attacker drops a file into plugins whose name carries an escape sequence and a
+/// newline, to reach the operator's terminal and forge log lines.
+#[test]
+fn a_plugins_file_named_with_control_characters_is_refused() {
+    let env = pending();
+    let sentinel = sentinel(&env);
+    fs::write(
+        env.plugins()
+            .join("x\u{1b}[31mred\n[2026-01-01] forged.jar"),
+        b"foreign\n",
+    )
+    .unwrap();
+    assert_control_name_refused(&env, &sentinel, "x", "[31mred");
+}
+
+/// The attacker writes escape sequences into the applied list, for `status` to print.
+#[test]
+fn names_read_from_the_metadata_reach_the_terminal_escaped() {
+    let env = pending();
+    fs::write(
+        env.root().join(format!("{METADATA}/prePatchedDir.txt")),
+        "patch0000\npatch0001\npatch0007\u{1b}[2J\u{9b}31m\n",
+    )
+    .unwrap();
+    // The harness fails the run on any raw control character on stdout or stderr.
+    let run = bin(&env).run("status", &[]);
+    assert!(run.code == 0 || run.code == 1, "{}", run.stderr);
+    assert!(run.stdout.contains("patch0007\\u{1b}[2J"), "{}", run.stdout);
+}
+
+/// The attacker links a directory of plugins to another one inside the product, so that
+/// the backup and the writes would go through it.
+#[test]
+fn a_link_to_a_directory_in_plugins_is_refused() {
+    let env = pending();
+    let sentinel = sentinel(&env);
+    let inside = env.root().join("bin/dir");
+    fs::create_dir_all(&inside).unwrap();
+    fs::write(inside.join("a.txt"), b"inside\n").unwrap();
+    plant_link(&env.plugins().join("linked"), &inside);
+    let run = assert_apply_refused(&env, &sentinel, &format!("{PLUGINS}/linked"));
+    assert!(
+        run.stderr.contains("symbolic link to a directory"),
+        "{}",
+        run.stderr
+    );
+}
+
 /// The attacker names a jar file (kept under its own name) with a newline, injecting a log line.
 #[test]
 fn a_jar_file_named_with_a_newline_is_refused() {
