@@ -8,6 +8,7 @@
 mod backup;
 mod direct;
 mod executor;
+mod relocate;
 mod steps;
 
 pub use backup::{PartialBackup, copy_backup, discard_partial_backup};
@@ -93,7 +94,7 @@ pub fn hide_dirs<'a>(
             numbered.push(format!("~{n}"));
             dest = hidden.join(numbered);
         }
-        steps::rename(tree, dir, &dest, "move")?;
+        relocate::move_dir(tree, dir, &dest)?;
         moved(dir, &dest);
         // As `sync_parent`: a path without a parent has no directory entry to flush.
         to_flush.extend(dir.parent().map(Path::to_path_buf));
@@ -138,14 +139,18 @@ pub fn clear_leftovers(
         sync_dir(tree, &dir)?;
         archived_to = Some(dir);
     }
-    // The metadata files' directories, and the log's (a 4.5+ log is rewritten beside it).
-    let dirs: std::collections::BTreeSet<&Path> = layout
+    // The metadata files' directories, the log's (a 4.5+ log is rewritten beside it), and
+    // where entries are set aside (a directory copied across filesystems is staged there).
+    let mut dirs: std::collections::BTreeSet<PathBuf> = layout
         .metadata_files()
         .into_iter()
         .chain([&layout.log])
-        .filter_map(|file| file.parent())
+        .filter_map(|file| file.parent().map(Path::to_path_buf))
         .collect();
-    for dir in dirs {
+    dirs.extend(
+        [&layout.patches, &layout.servicepacks].map(|root| root.join(layout::ROLLED_BACK_DIR)),
+    );
+    for dir in &dirs {
         let own = match tree.read_dir(dir, false) {
             Ok(entries) => entries,
             Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => Vec::new(),
@@ -153,7 +158,12 @@ pub fn clear_leftovers(
         };
         for entry in own {
             if layout::is_temp_name(&entry.name) {
-                steps::remove_file(tree, &dir.join(&entry.name))?;
+                let path = dir.join(&entry.name);
+                if entry.kind == crate::tree::Kind::Dir {
+                    steps::remove_dir_all(tree, &path, "remove a partial copy")?;
+                } else {
+                    steps::remove_file(tree, &path)?;
+                }
             }
         }
     }

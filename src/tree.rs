@@ -451,7 +451,7 @@ fn absent_is_none<T>(result: io::Result<T>) -> io::Result<Option<T>> {
 /// The name carbon-patch gives its next temporary file: its reserved prefix, its pid and
 /// a counter, so no two runs or threads share one and no input name can be one (names
 /// with the prefix are refused as input, [`crate::names`]).
-fn temp_name() -> OsString {
+pub fn temp_name() -> OsString {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);

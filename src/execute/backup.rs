@@ -123,13 +123,13 @@ fn copy_plugins(layout: &Layout) -> Result<(BackupManifest, CopiedFrom)> {
     Ok((manifest, copied))
 }
 
-/// A file of plugins to copy: where from, where to, and its path relative to plugins.
-type ToCopy = (PathBuf, PathBuf, PathBuf);
+/// A file to copy: where from, where to, and its path relative to where the copy began.
+pub(super) type ToCopy = (PathBuf, PathBuf, PathBuf);
 
 /// Recreates the directories under `dir` (at `relative` in plugins) in `dest`, keeps each
 /// symbolic link as a link (never what it names), and lists the files to copy, in name
 /// order. Anything else there (a FIFO, a device: refused while surveying) stops the copy.
-fn mirror(
+pub(super) fn mirror(
     tree: &Tree,
     dir: &Dir,
     relative: &Path,

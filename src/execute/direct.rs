@@ -52,9 +52,14 @@ thread_local! {
     static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Copies the rest of `source` into `dest` (both at offset 0, `dest` empty), past the page
-/// cache where the filesystem allows. Returns the number of bytes copied.
+/// Copies `source` into `dest` (both at offset 0, `dest` empty): by cloning where the
+/// filesystem shares extents (XFS with reflink, btrfs: no data is written and no space
+/// taken), else past the page cache where the filesystem allows. Returns the number of
+/// bytes copied.
 pub fn copy(source: &mut File, dest: &mut File) -> io::Result<u64> {
+    if let Some(len) = clone(source, dest)? {
+        return Ok(len);
+    }
     BUFFER.with_borrow_mut(|buffer| {
         if buffer.is_empty() {
             buffer.resize(CHUNK + ALIGN, 0);
@@ -62,6 +67,53 @@ pub fn copy(source: &mut File, dest: &mut File) -> io::Result<u64> {
         let start = buffer.as_ptr().align_offset(ALIGN).min(ALIGN);
         copy_with(source, dest, &mut buffer[start..start + CHUNK])
     })
+}
+
+/// Devices whose filesystem refused a clone: not asked again this run.
+static NO_CLONE: std::sync::Mutex<Vec<u64>> = std::sync::Mutex::new(Vec::new());
+/// Devices already said (`-v`) to clone.
+static CLONING: std::sync::Mutex<Vec<u64>> = std::sync::Mutex::new(Vec::new());
+
+/// Clones `source` into `dest` (`FICLONE`, a reflink) where the filesystem can; `None`
+/// where it cannot (decided once per filesystem a run writes to, and said with `-v`).
+/// A clone is made durable like any copy: by the batch's flush.
+fn clone(source: &File, dest: &File) -> io::Result<Option<u64>> {
+    use rustix::io::Errno;
+    let lock = |m: &'static std::sync::Mutex<Vec<u64>>| m.lock().unwrap_or_else(|e| e.into_inner());
+    let device = rustix::fs::fstat(dest)?.st_dev;
+    if lock(&NO_CLONE).contains(&device) {
+        return Ok(None);
+    }
+    match rustix::fs::ioctl_ficlone(dest, source) {
+        Ok(()) => {
+            if !lock(&CLONING).contains(&device) {
+                lock(&CLONING).push(device);
+                tracing::info!(
+                    device,
+                    "copies share extents with their sources (reflink clones)"
+                );
+            }
+            Ok(Some(rustix::fs::fstat(source)?.st_size as u64))
+        }
+        // Across filesystems: this pair only.
+        Err(Errno::XDEV) => Ok(None),
+        Err(
+            Errno::OPNOTSUPP
+            | Errno::INVAL
+            | Errno::NOTTY
+            | Errno::NOSYS
+            | Errno::PERM
+            | Errno::BADF,
+        ) => {
+            lock(&NO_CLONE).push(device);
+            tracing::info!(
+                device,
+                "this filesystem cannot share extents: copying past the page cache"
+            );
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// [`copy`] through `buffer`, whose length is a multiple of [`ALIGN`] (its address need

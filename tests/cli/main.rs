@@ -7,6 +7,7 @@ mod apply;
 mod cache;
 mod crash;
 mod errors;
+mod filesystems;
 mod hostile;
 mod json;
 mod junit;
