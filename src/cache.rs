@@ -23,7 +23,7 @@ use crate::digest::{Md5Digest, md5_of};
 use crate::error::{Error, Result};
 use crate::manifest;
 use crate::metadata::{self, STATE_SCHEMA_VERSION, decode_path, encode_path};
-use crate::tree::{Info, Refused, Tree};
+use crate::tree::{Info, Tree};
 
 /// The largest digest cache read: a few hundred bytes a file, for far more files than any
 /// product holds.
@@ -277,9 +277,7 @@ impl DigestCache {
             .and_then(|info| info.ok_or_else(not_found))
             .map_err(|e| Error::input("inspect", path, e))?;
         if !info.is_file() {
-            let why =
-                std::io::Error::new(std::io::ErrorKind::InvalidInput, Refused::Kind(info.kind));
-            return Err(Error::refused(path, &why));
+            return Err(Error::refused_kind(path, info.kind));
         }
         Ok(info)
     }

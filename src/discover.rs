@@ -260,7 +260,7 @@ fn discover_readable(layout: &Layout, cache: &DigestCache) -> Result<Discovery<L
         let list = dir.join(layout::SERVICE_PACK_PATCHES);
         let lib_kind = resolve(tree, &lib)?;
         if let Kind::Other(other) = lib_kind {
-            return Err(refused_kind(&lib, other));
+            return Err(Error::refused_kind(&lib, other));
         }
         if lib_kind != Kind::Dir {
             return Err(Error::bad_input(
@@ -419,14 +419,6 @@ fn list_dir(tree: &Tree, dir: &Path) -> Result<Vec<(String, PathBuf, Kind)>> {
         .collect()
 }
 
-/// Bad input: `path` is a FIFO, socket, device (or a link, where none may be).
-fn refused_kind(path: &Path, kind: tree::Kind) -> Error {
-    Error::refused(
-        path,
-        &std::io::Error::new(std::io::ErrorKind::InvalidInput, tree::Refused::Kind(kind)),
-    )
-}
-
 /// Refuses an entry's directory name (or a file name) holding a control character: it
 /// would reach patches.log, the applied lists and the terminal (SPEC §12).
 fn refuse_control(path: &Path, name: &std::ffi::OsStr, what: &str) -> Result<()> {
@@ -445,7 +437,7 @@ fn refuse_control(path: &Path, name: &std::ffi::OsStr, what: &str) -> Result<()>
 fn read_covered(tree: &Tree, list: &Path, pack: &str) -> Result<Vec<String>> {
     let kind = resolve(tree, list)?;
     if let Kind::Other(other) = kind {
-        return Err(refused_kind(list, other));
+        return Err(Error::refused_kind(list, other));
     }
     if kind != Kind::File {
         return Err(Error::bad_input(

@@ -177,6 +177,23 @@ impl Error {
         Error::bad_input(path, format!("refused: {why}"), hint)
     }
 
+    /// [`Error::refused`] for a symbolic link where carbon-patch follows none.
+    pub fn refused_link(path: impl Into<PathBuf>) -> Self {
+        Error::refused(path, &io::Error::from_raw_os_error(libc::ELOOP))
+    }
+
+    /// [`Error::refused`] for something that is neither a regular file nor a directory
+    /// where one was wanted (a FIFO, a device, a socket, or the wrong one of the two).
+    pub fn refused_kind(path: impl Into<PathBuf>, kind: crate::tree::Kind) -> Self {
+        Error::refused(
+            path,
+            &io::Error::new(
+                io::ErrorKind::InvalidInput,
+                crate::tree::Refused::Kind(kind),
+            ),
+        )
+    }
+
     /// A failed read of `path` while planning: what the tree layer refused is bad input
     /// ([`Error::refused`]), any other failure an I/O error.
     pub fn input(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {

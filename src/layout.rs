@@ -118,10 +118,7 @@ impl Layout {
         match tree.lstat(&plugins) {
             Ok(Some(info)) if info.is_dir() => {}
             Ok(Some(info)) if info.kind == Kind::Link => {
-                return Err(Error::refused(
-                    &plugins,
-                    &std::io::Error::from_raw_os_error(libc::ELOOP),
-                ));
+                return Err(Error::refused_link(&plugins));
             }
             Err(e) if crate::tree::refusal(&e).is_some() => {
                 return Err(Error::refused(&plugins, &e));

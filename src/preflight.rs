@@ -10,7 +10,7 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::plan::{ActionKind, Plan};
-use crate::tree::{Kind, Refused, Tree};
+use crate::tree::{Kind, Tree};
 
 /// Refuses, before anything is written, when a place a writing run writes to cannot be
 /// written: plugins, the patches and metadata directories, the archive, both applied
@@ -62,19 +62,10 @@ fn check_place(tree: &Tree, path: &Path, kind: Kind) -> Result<()> {
         let info = tree.lstat(at).map_err(|e| Error::input("inspect", at, e))?;
         match info {
             Some(info) if info.kind == Kind::Link => {
-                return Err(Error::refused(
-                    at,
-                    &std::io::Error::from_raw_os_error(libc::ELOOP),
-                ));
+                return Err(Error::refused_link(at));
             }
             Some(info) if first && info.kind != kind => {
-                return Err(Error::refused(
-                    path,
-                    &std::io::Error::new(
-                        std::io::ErrorKind::InvalidInput,
-                        crate::tree::Refused::Kind(info.kind),
-                    ),
-                ));
+                return Err(Error::refused_kind(path, info.kind));
             }
             Some(info) if info.is_dir() => return check_access(tree, at),
             Some(_) if first => {}
@@ -98,13 +89,6 @@ fn not_a_dir() -> std::io::Error {
 fn check_access(tree: &Tree, path: &Path) -> Result<()> {
     tree.check_writable(path)
         .map_err(|e| Error::write("write into", path, e))
-}
-
-fn refused_kind(path: &Path, kind: Kind) -> Error {
-    Error::refused(
-        path,
-        &std::io::Error::new(std::io::ErrorKind::InvalidInput, Refused::Kind(kind)),
-    )
 }
 
 /// Where one file an entry provides lands, for [`check_targets`].
@@ -175,10 +159,7 @@ fn check_in_plugins(layout: &Layout, target: &Path) -> Result<()> {
             ));
         }
         Some(info) if info.kind == Kind::Link => {
-            return Err(Error::refused(
-                &target,
-                &std::io::Error::from_raw_os_error(libc::ELOOP),
-            ));
+            return Err(Error::refused_link(&target));
         }
         _ => {}
     }
@@ -190,10 +171,7 @@ fn check_in_plugins(layout: &Layout, target: &Path) -> Result<()> {
         {
             Some(info) if info.kind == Kind::Dir => break,
             Some(info) if info.kind == Kind::Link => {
-                return Err(Error::refused(
-                    dir,
-                    &std::io::Error::from_raw_os_error(libc::ELOOP),
-                ));
+                return Err(Error::refused_link(dir));
             }
             Some(info) => return Err(refused_kind_for_dir(dir, info.kind)),
             None => {}
@@ -211,7 +189,7 @@ fn refused_kind_for_dir(path: &Path, kind: Kind) -> Error {
             "move the file out of plugins, or remove the directory from its patch; nothing was changed",
         )
     } else {
-        refused_kind(path, kind)
+        Error::refused_kind(path, kind)
     }
 }
 

@@ -156,10 +156,7 @@ fn list_backup(layout: &Layout) -> Result<CheckedBackup> {
 
 fn is_dir(layout: &Layout, path: &Path) -> Result<bool> {
     match layout.tree.lstat(path) {
-        Ok(Some(info)) if info.kind == Kind::Link => Err(Error::refused(
-            path,
-            &std::io::Error::from_raw_os_error(libc::ELOOP),
-        )),
+        Ok(Some(info)) if info.kind == Kind::Link => Err(Error::refused_link(path)),
         Ok(info) => Ok(info.is_some_and(|i| i.is_dir())),
         Err(e) => Err(Error::input("inspect", path, e)),
     }
@@ -243,7 +240,7 @@ fn list_dir(
                             "replace the link with the directory itself, or remove it; nothing was changed",
                         ));
                     }
-                    Some(info) => return Err(not_a_file(&full, info.kind)),
+                    Some(info) => return Err(Error::refused_kind(&full, info.kind)),
                     None => {
                         return Err(Error::bad_input(
                             &full,
@@ -253,18 +250,10 @@ fn list_dir(
                     }
                 }
             }
-            other => return Err(not_a_file(&full(), other)),
+            other => return Err(Error::refused_kind(full(), other)),
         }
     }
     Ok(())
-}
-
-/// Bad input: `path` (in plugins or the backup) is neither a regular file nor a directory.
-fn not_a_file(path: &Path, kind: Kind) -> Error {
-    Error::refused(
-        path,
-        &std::io::Error::new(std::io::ErrorKind::InvalidInput, tree::Refused::Kind(kind)),
-    )
 }
 
 /// Compares the backup with the manifest carbon-patch wrote when it made it.

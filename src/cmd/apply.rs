@@ -227,19 +227,7 @@ fn carry_out(
         let journal = Journal::begin(Operation::Apply, placing, recorded.journal.as_ref());
         execute::begin(layout, &journal)?;
     }
-    if let Some(to) = execute::clear_leftovers(
-        layout,
-        &survey.leftovers,
-        survey.observed.recorded.journal.as_ref(),
-    )? {
-        log.own(
-            Level::Warn,
-            format!(
-                "Archived leftover temporary files from plugins to {}",
-                layout.display(&to)
-            ),
-        );
-    }
+    super::clear_leftovers(layout, survey, log)?;
     let partial = match early_backup {
         Some(copied) => Some(copied),
         None if plan.create_backup => Some(execute::copy_backup(layout)?),

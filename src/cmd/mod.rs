@@ -173,6 +173,25 @@ pub fn logged<T>(
     Ok(value)
 }
 
+/// Clears what an interrupted run left (see [`execute::clear_leftovers`]) once the new
+/// run's journal is written, and logs where foreign look-alikes were archived.
+pub fn clear_leftovers(layout: &Layout, survey: &Survey, log: &mut PatchLog) -> Result<()> {
+    if let Some(to) = execute::clear_leftovers(
+        layout,
+        &survey.leftovers,
+        survey.observed.recorded.journal.as_ref(),
+    )? {
+        log.own(
+            Level::Warn,
+            format!(
+                "Archived leftover temporary files from plugins to {}",
+                layout.display(&to)
+            ),
+        );
+    }
+    Ok(())
+}
+
 /// The files the next run will look up if nothing changes: every file of the apply order,
 /// and each provided target in plugins and in the backup. The digest cache keeps these.
 pub fn cache_scope(layout: &Layout, discovery: &Discovery, plan: &Plan) -> HashSet<PathBuf> {

@@ -137,19 +137,7 @@ fn carry_out(
         survey.observed.recorded.journal.as_ref(),
     );
     execute::begin(layout, &journal)?;
-    if let Some(to) = execute::clear_leftovers(
-        layout,
-        &survey.leftovers,
-        survey.observed.recorded.journal.as_ref(),
-    )? {
-        log.own(
-            Level::Warn,
-            format!(
-                "Archived leftover temporary files from plugins to {}",
-                layout.display(&to)
-            ),
-        );
-    }
+    super::clear_leftovers(layout, survey, log)?;
     if plan
         .actions
         .iter()

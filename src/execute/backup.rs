@@ -163,13 +163,7 @@ pub(super) fn mirror(
             }
             Kind::File => files.push((from, to, relative)),
             other => {
-                return Err(Error::refused(
-                    &from,
-                    &std::io::Error::new(
-                        std::io::ErrorKind::InvalidInput,
-                        crate::tree::Refused::Kind(other),
-                    ),
-                ));
+                return Err(Error::refused_kind(&from, other));
             }
         }
     }
