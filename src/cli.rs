@@ -74,6 +74,24 @@ enum CliCommand {
         after_help = "Example:\n  carbon-patch plan /opt/wso2am-2.6.0\n  carbon-patch plan --format json > plan.json   # review a patch level in a pull request"
     )]
     Plan(ReadArgs),
+    /// Install WSO2 patch archives (ZIP, or a directory of the same shape): validate them
+    /// whole, place each patchNNNN, install every resource file keeping the original, then apply.
+    #[command(
+        after_help = "The last argument is taken as PRODUCT_HOME when it is a Carbon product.\n\nExample:\n  carbon-patch add WSO2-CARBON-PATCH-4.4.0-0016.zip /opt/wso2am-2.6.0\n  carbon-patch add --no-apply patches/*.zip   # uses $CARBON_HOME or the current directory"
+    )]
+    Add(AddArgs),
+    /// Take installed patch archives out: every original back, the patch directory set
+    /// aside where the server ignores it, then apply.
+    #[command(
+        after_help = "Name a patch by its Patch ID or its patchNNNN directory. The last argument is taken as\nPRODUCT_HOME when it is a Carbon product.\n\nExample:\n  carbon-patch remove WSO2-CARBON-PATCH-4.4.0-0016 /opt/wso2am-2.6.0\n  carbon-patch remove patch0016"
+    )]
+    Remove(RemoveArgs),
+    /// Pre-flight, read-only: whether apply (and adding the given archives) would work — free
+    /// space, conflicts, the server, applicability, WSO2 Update Tool.
+    #[command(
+        after_help = "Exits 1 when a check fails, 0 when only warnings (or nothing) were found.\n\nExample:\n  carbon-patch check /opt/wso2am-2.6.0\n  carbon-patch check WSO2-CARBON-PATCH-4.4.0-0016.zip /opt/wso2am-2.6.0"
+    )]
+    Check(CheckArgs),
     /// Print a shell completion script to stdout.
     #[command(
         after_help = "Example:\n  carbon-patch completions bash > /etc/bash_completion.d/carbon-patch\n  carbon-patch completions zsh > \"${fpath[1]}/_carbon-patch\""
@@ -95,24 +113,30 @@ enum CliCommand {
 }
 
 /// The subcommands that have a page of their own (`carbon-patch man <subcommand>`).
-const SUBCOMMANDS: [&str; 7] = [
+const SUBCOMMANDS: [&str; 10] = [
     "apply",
     "verify",
     "rollback",
     "status",
     "history",
     "plan",
+    "add",
+    "remove",
+    "check",
     "completions",
 ];
 
 /// The man page name of each subcommand.
-const PAGE_NAMES: [(&str, &str); 7] = [
+const PAGE_NAMES: [(&str, &str); 10] = [
     ("apply", "carbon-patch-apply"),
     ("verify", "carbon-patch-verify"),
     ("rollback", "carbon-patch-rollback"),
     ("status", "carbon-patch-status"),
     ("history", "carbon-patch-history"),
     ("plan", "carbon-patch-plan"),
+    ("add", "carbon-patch-add"),
+    ("remove", "carbon-patch-remove"),
+    ("check", "carbon-patch-check"),
     ("completions", "carbon-patch-completions"),
 ];
 
@@ -180,6 +204,68 @@ struct ChangeArgs {
     format: CliFormat,
 }
 
+#[derive(Debug, Args)]
+struct AddArgs {
+    /// Patch archives (ZIP files or directories), then optionally PRODUCT_HOME.
+    #[arg(value_name = "ARCHIVE|DIR", required = true)]
+    items: Vec<PathBuf>,
+    /// Install the archives but do not apply (the next apply or server start does).
+    #[arg(long)]
+    no_apply: bool,
+    /// Install a patch whose Applies To names another kernel; go on though wso2carbon.pid
+    /// names a running process.
+    #[arg(long)]
+    force: bool,
+    /// Read every file again instead of trusting the digest cache.
+    #[arg(long)]
+    no_cache: bool,
+    /// Report format on stdout: text or json (docs/json.md).
+    #[arg(long, value_enum, default_value_t = CliFormat::Text, value_name = "FORMAT")]
+    format: CliFormat,
+}
+
+#[derive(Debug, Args)]
+struct RemoveArgs {
+    /// Patch IDs or patchNNNN names of installed archives, then optionally PRODUCT_HOME.
+    #[arg(value_name = "PATCH", required = true)]
+    items: Vec<PathBuf>,
+    /// Take the patches out but do not apply.
+    #[arg(long)]
+    no_apply: bool,
+    /// Go on though wso2carbon.pid names a running process.
+    #[arg(long)]
+    force: bool,
+    /// Read every file again instead of trusting the digest cache.
+    #[arg(long)]
+    no_cache: bool,
+    /// Report format on stdout: text or json (docs/json.md).
+    #[arg(long, value_enum, default_value_t = CliFormat::Text, value_name = "FORMAT")]
+    format: CliFormat,
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    /// Patch archives to check as `add` would (optional), then optionally PRODUCT_HOME.
+    #[arg(value_name = "ARCHIVE|DIR")]
+    items: Vec<PathBuf>,
+    /// Report format on stdout: text or json (docs/json.md).
+    #[arg(long, value_enum, default_value_t = CliFormat::Text, value_name = "FORMAT")]
+    format: CliFormat,
+}
+
+/// Splits `items` into the archives or patches and PRODUCT_HOME: the last item is the
+/// home when it is a Carbon product (holds `repository/components/plugins`).
+fn split_home(mut items: Vec<PathBuf>) -> (Vec<PathBuf>, Option<PathBuf>) {
+    let is_product = |p: &PathBuf| p.join("repository/components/plugins").is_dir();
+    match items.last() {
+        Some(last) if is_product(last) => {
+            let home = items.pop();
+            (items, home)
+        }
+        _ => (items, None),
+    }
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum CliFormat {
     Text,
@@ -231,6 +317,12 @@ pub enum Command {
     History { last: Option<usize>, files: bool },
     /// `plan`.
     Plan,
+    /// `add <archive>...`.
+    Add,
+    /// `remove <patch>...`.
+    Remove,
+    /// `check [archive]...`.
+    Check,
     /// `completions <shell>`.
     Completions(Shell),
     /// `man [subcommand]`.
@@ -247,6 +339,9 @@ impl Command {
             Command::Status => "status",
             Command::History { .. } => "history",
             Command::Plan => "plan",
+            Command::Add => "add",
+            Command::Remove => "remove",
+            Command::Check => "check",
             Command::Completions(_) => "completions",
             Command::Man(_) => "man",
         }
@@ -331,6 +426,12 @@ pub struct Config {
     pub wait: std::time::Duration,
     /// `--keep-root`.
     pub keep_root: bool,
+    /// The patch archives of `add` and `check`.
+    pub archives: Vec<PathBuf>,
+    /// The patches `remove` takes out (Patch IDs or patchNNNN names).
+    pub patch_ids: Vec<String>,
+    /// `--no-apply`.
+    pub no_apply: bool,
     /// Whether the text report on stdout is coloured: decided once by [`crate::run`] from
     /// `color`, `NO_COLOR` and whether stdout is a terminal.
     pub paint: bool,
@@ -344,7 +445,44 @@ impl Config {
             CliFormat::Text => Format::Text,
             CliFormat::Json => Format::Json,
         };
+        let mut archives = Vec::new();
+        let mut patch_ids = Vec::new();
+        let mut no_apply = false;
         let (command, home, dry_run, force, no_cache, format) = match cli.command {
+            CliCommand::Add(a) => {
+                let (items, home) = split_home(a.items);
+                archives = items;
+                no_apply = a.no_apply;
+                (
+                    Command::Add,
+                    home,
+                    false,
+                    a.force,
+                    a.no_cache,
+                    json(a.format),
+                )
+            }
+            CliCommand::Remove(r) => {
+                let (items, home) = split_home(r.items);
+                patch_ids = items
+                    .iter()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .collect();
+                no_apply = r.no_apply;
+                (
+                    Command::Remove,
+                    home,
+                    false,
+                    r.force,
+                    r.no_cache,
+                    json(r.format),
+                )
+            }
+            CliCommand::Check(c) => {
+                let (items, home) = split_home(c.items);
+                archives = items;
+                (Command::Check, home, false, false, false, json(c.format))
+            }
             CliCommand::Apply(a) => (
                 Command::Apply,
                 a.home.home,
@@ -450,6 +588,9 @@ impl Config {
             wait: std::time::Duration::try_from_secs_f64(cli.wait.max(0.0))
                 .unwrap_or(std::time::Duration::MAX),
             keep_root: cli.keep_root,
+            archives,
+            patch_ids,
+            no_apply,
         }
     }
 }

@@ -8,6 +8,7 @@
 mod backup;
 mod direct;
 mod executor;
+pub mod install;
 mod relocate;
 mod steps;
 
@@ -150,6 +151,12 @@ pub fn clear_leftovers(
     dirs.extend(
         [&layout.patches, &layout.servicepacks].map(|root| root.join(layout::ROLLED_BACK_DIR)),
     );
+    // Where patch archives are staged, and where `remove` sets things aside.
+    dirs.extend([
+        layout.installed.clone(),
+        layout.installed.join(crate::installed::REMOVED),
+        layout.patches.join(layout::REMOVED_DIR),
+    ]);
     for dir in &dirs {
         let own = match tree.read_dir(dir, false) {
             Ok(entries) => entries,

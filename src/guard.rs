@@ -107,7 +107,7 @@ fn lock_holder(file: &File) -> Option<u32> {
 /// Refuses when a server of the product runs: PRODUCT_HOME's and every Enterprise
 /// Integrator profile's `wso2carbon.pid` ([`Layout::server_pids`]; the profiles share
 /// plugins), each as [`check_pid_file`] does. Warnings are joined.
-fn check_server(layout: &Layout, force: bool) -> Result<Option<String>> {
+pub fn check_server(layout: &Layout, force: bool) -> Result<Option<String>> {
     let mut warnings = Vec::new();
     for path in &layout.server_pids {
         warnings.extend(check_pid_file(layout, path, force)?);

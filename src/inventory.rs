@@ -263,6 +263,13 @@ pub struct Inventory {
     pub metadata_problems: Vec<String>,
     /// Files `apply` would write, restore or archive now.
     pub pending_writes: usize,
+    /// The patch archives `add` installed (SPEC §14), in installation order.
+    pub archives: Vec<crate::report::archives::ArchiveItem>,
+    /// What is wrong with them (an unfinished operation, a resource file changed since).
+    pub archive_problems: Vec<String>,
+    /// Set when WSO2 Update Tool manages the product: its next update overwrites what
+    /// carbon-patch placed.
+    pub update_tool: Option<String>,
     /// Why `status` exits 1; empty when all is well.
     pub attention: Vec<String>,
 }
@@ -414,6 +421,9 @@ pub fn inventory(inputs: &Inputs<'_>) -> Inventory {
             .collect(),
         metadata_problems: inputs.metadata_problems.to_vec(),
         pending_writes: plan.actions.len(),
+        archives: Vec::new(),
+        archive_problems: Vec::new(),
+        update_tool: None,
         attention,
     }
 }

@@ -28,6 +28,8 @@ pub const SERVICE_PACK_PATCHES: &str = "servicepack_patches.txt";
 pub const TEMP_PREFIX: &str = ".carbon-patch-tmp.";
 /// Hidden directory (ignored by the runtime) that rolled-back patches and service packs move to.
 pub const ROLLED_BACK_DIR: &str = ".rolled-back";
+/// Hidden directory (ignored by the runtime) that `remove` sets patch directories aside in.
+pub const REMOVED_DIR: &str = ".removed";
 
 /// The paths of one product home, with the overrides applied, and the open tree every
 /// one of them is reached through.
@@ -72,6 +74,9 @@ pub struct Layout {
     pub history: PathBuf,
     /// `<metadata>/archive`: files taken out of plugins, never deleted.
     pub archive: PathBuf,
+    /// `<metadata>/patch-archives`: what `add` installed from patch archives
+    /// ([`crate::installed`]).
+    pub installed: PathBuf,
     /// `wso2carbon.pid` in PRODUCT_HOME and in every profile's home ([`Places::homes`]):
     /// written by a running server. Profiles share plugins, so any one running counts.
     pub server_pids: Vec<PathBuf>,
@@ -156,6 +161,7 @@ impl Layout {
             lock: metadata.join("carbon-patch.lock"),
             history: metadata.join("carbon-patch-history.jsonl"),
             archive: metadata.join("archive"),
+            installed: metadata.join(crate::installed::DIR),
             server_pids: places
                 .homes
                 .iter()

@@ -5,6 +5,7 @@
 //! [`manifest`]), [`plan`] decides what to write, [`execute`] writes it, [`metadata`] and
 //! [`log`] record it, [`report`] tells the operator.
 
+pub mod archive;
 pub mod cache;
 pub mod cli;
 mod cmd;
@@ -16,6 +17,7 @@ pub mod exit_codes;
 pub mod fault;
 pub mod guard;
 pub mod history;
+pub mod installed;
 pub mod inventory;
 pub mod journal;
 pub mod kernel;
@@ -73,6 +75,9 @@ pub fn run(config: &Config) -> u8 {
         Command::Status => cmd::status::run(config),
         Command::History { last, files } => cmd::history::run(config, last, files),
         Command::Plan => cmd::plan::run(config),
+        Command::Add => cmd::add::run(config),
+        Command::Remove => cmd::remove::run(config),
+        Command::Check => cmd::check::run(config),
         Command::Completions(shell) => return print(&cli::completions(shell)),
         Command::Man(subcommand) => {
             return print(&cli::man_page(subcommand).unwrap_or_default());

@@ -222,3 +222,126 @@ mod tests {
         assert_eq!(file_over_dir(&targets(&["x.jar", "x/y", "xy/z"])), None);
     }
 }
+
+/// Refuses, before anything is written, a resource of a patch archive that cannot be
+/// placed: a link or a directory where it goes, a link on the way, or a directory this
+/// user cannot write into; and an exploded web application that is not a plain directory.
+pub fn check_resources<'a>(
+    layout: &Layout,
+    records: impl IntoIterator<Item = &'a crate::installed::Record>,
+) -> Result<()> {
+    let tree = &*layout.tree;
+    for record in records {
+        for resource in &record.resources {
+            check_place(tree, &layout.home.join(resource.relative()), Kind::File)?;
+        }
+        for exploded in &record.exploded {
+            let dir = layout
+                .home
+                .join(crate::metadata::decode_path(exploded).unwrap_or_default());
+            check_place(tree, &dir, Kind::Dir)?;
+        }
+    }
+    check_place(tree, &layout.installed, Kind::Dir)
+}
+
+/// What a run will need on the filesystem of the patches directory, and what is free.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Space {
+    /// Bytes needed: the backup (when there is none yet) and every archive staged.
+    pub needed: u64,
+    /// Bytes free for this user.
+    pub free: u64,
+}
+
+impl Space {
+    /// "needs 412 MB, 120 MB free: 292 MB missing" when it does not fit.
+    pub fn shortfall(&self) -> Option<String> {
+        (self.needed > self.free).then(|| {
+            format!(
+                "needs {} MB on the filesystem of the patches directory, {} MB free: {} MB missing",
+                mb(self.needed),
+                mb(self.free),
+                mb(self.needed - self.free)
+            )
+        })
+    }
+}
+
+fn mb(bytes: u64) -> u64 {
+    bytes.div_ceil(1 << 20)
+}
+
+/// The space a run needs (the backup when none exists yet — a full copy, though a
+/// filesystem that clones takes next to nothing — and each archive's files, staged and,
+/// for resources, their originals kept) against what is free.
+pub fn space(layout: &Layout, archives: &[crate::archive::Archive]) -> Result<Space> {
+    let tree = &*layout.tree;
+    let mut needed: u64 = archives
+        .iter()
+        .flat_map(|a| &a.members)
+        .map(|m| {
+            if m.lands.home().is_some() {
+                m.size * 2
+            } else {
+                m.size
+            }
+        })
+        .sum();
+    if tree.lstat(&layout.backup).is_ok_and(|i| i.is_none()) {
+        let dir = tree
+            .dir(&layout.plugins, false)
+            .map_err(|e| Error::input("list", &layout.plugins, e))?;
+        needed += dir_size(&dir)?;
+    }
+    let at = [&layout.metadata, &layout.patches]
+        .into_iter()
+        .find(|p| tree.lstat(p).is_ok_and(|i| i.is_some_and(|i| i.is_dir())))
+        .unwrap_or(&layout.patches);
+    let fd = tree
+        .open_dir(at, false)
+        .map_err(|e| Error::input("open", at, e))?;
+    let stat = rustix::fs::fstatvfs(&fd).map_err(|e| Error::read("inspect", at, e.into()))?;
+    Ok(Space {
+        needed,
+        free: stat.f_bavail.saturating_mul(stat.f_frsize),
+    })
+}
+
+fn dir_size(dir: &crate::tree::Dir) -> Result<u64> {
+    let mut total = 0;
+    for entry in dir
+        .entries()
+        .map_err(|e| Error::input("list", dir.path(), e))?
+    {
+        match entry.kind {
+            Kind::File => {
+                total += dir
+                    .stat(&entry.name)
+                    .map_err(|e| Error::input("inspect", dir.path().join(&entry.name), e))?
+                    .size;
+            }
+            Kind::Dir => {
+                let sub = dir
+                    .open_dir(&entry.name)
+                    .map_err(|e| Error::input("open", dir.path().join(&entry.name), e))?;
+                total += dir_size(&sub)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(total)
+}
+
+/// Refuses (exit 3, nothing changed) a run that would not fit on the disk.
+pub fn check_space(layout: &Layout, archives: &[crate::archive::Archive]) -> Result<()> {
+    let space = space(layout, archives)?;
+    match space.shortfall() {
+        Some(why) => Err(Error::write(
+            "find room on the filesystem of",
+            &layout.patches,
+            std::io::Error::other(why),
+        )),
+        None => Ok(()),
+    }
+}

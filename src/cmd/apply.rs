@@ -37,6 +37,7 @@ pub fn run(config: &Config) -> Result<Output> {
     let (mut survey, mut locked, early_backup) = if early {
         refuse_backup_of_patched_plugins(&layout, &examined, true)?;
         preflight::check_writable(&layout)?;
+        preflight::check_space(&layout, &[])?;
         let (guard, warning, changed) = super::lock(config, &layout, &before)?;
         if changed {
             let survey = super::resurvey(config, &layout)?;
@@ -112,7 +113,7 @@ pub fn run(config: &Config) -> Result<Output> {
         preflight::check_writes(&layout, &plan)?;
     }
 
-    let applied = super::logged(&layout, &survey.observed, "apply", |log| {
+    let applied = super::logged(&layout, Some(&survey.observed), "apply", |log| {
         if let Some(note) = &note {
             log.own(Level::Warn, note);
         }

@@ -1,9 +1,12 @@
 //! One module per subcommand, and what they share: opening a product home, taking the
 //! guard, and recording the metadata of a finished run.
 
+pub mod add;
 pub mod apply;
+pub mod check;
 pub mod history;
 pub mod plan;
+pub mod remove;
 pub mod rollback;
 pub mod status;
 pub mod verify;
@@ -57,9 +60,13 @@ pub fn layout(config: &Config) -> Result<Layout> {
     Ok(layout)
 }
 
-/// The layout of the configured product home and a survey of it.
+/// The layout of the configured product home and a survey of it (a rollback first
+/// finishes what an interrupted `add` or `remove` left, [`finish_archives`]).
 pub fn open(config: &Config) -> Result<(Layout, Survey, Fingerprint)> {
     let layout = layout(config)?;
+    if config.command == Command::Rollback {
+        finish_archives(config, &layout)?;
+    }
     let before = fingerprint(&layout)?;
     let survey = resurvey(config, &layout)?;
     Ok((layout, survey, before))
@@ -69,6 +76,7 @@ pub fn open(config: &Config) -> Result<(Layout, Survey, Fingerprint)> {
 /// ([`crate::survey::examine`]): everything bad input can be found in.
 pub fn examine(config: &Config) -> Result<(Layout, Survey<Listed>, Fingerprint)> {
     let layout = layout(config)?;
+    finish_archives(config, &layout)?;
     let before = fingerprint(&layout)?;
     let examined = survey::examine(&layout, !config.no_cache)?;
     Ok((layout, examined, before))
@@ -82,6 +90,56 @@ pub fn resurvey(config: &Config, layout: &Layout) -> Result<Survey> {
         _ => Purpose::Apply,
     };
     survey::survey(layout, !config.no_cache, purpose)
+}
+
+/// Finishes, under the lock, what an interrupted `add` or `remove` of a patch archive left
+/// ([`crate::execute::install`]), so the survey that follows sees the patch directories
+/// where they belong. Costs one directory listing when there is nothing to finish; a
+/// dry run changes nothing (its report warns instead).
+pub fn finish_archives(config: &Config, layout: &Layout) -> Result<()> {
+    if config.dry_run || crate::installed::load(layout)?.pending().next().is_none() {
+        return Ok(());
+    }
+    crate::preflight::check_writable(layout)?;
+    let (_guard, _) = guard::acquire(layout, config.force, config.wait)?;
+    finish_pending_logged(layout)
+}
+
+/// Finishes every interrupted `add` or `remove` (the lock held), logging what it did in
+/// patches.log and the history; nothing at all when there is none.
+pub fn finish_pending_logged(layout: &Layout) -> Result<()> {
+    let installed = crate::installed::load(layout)?;
+    if installed.pending().next().is_none() {
+        return Ok(());
+    }
+    logged(layout, None, "finish", |log| {
+        log.history.outcome = "finished".into();
+        finish_pending(log, layout, &installed)
+    })
+}
+
+fn finish_pending(
+    log: &mut PatchLog,
+    layout: &Layout,
+    installed: &crate::installed::Installed,
+) -> Result<()> {
+    for record in installed.pending() {
+        log.own(
+            Level::Warn,
+            format!(
+                "finishing the interrupted {} of {}",
+                match record.progress {
+                    crate::installed::Progress::Removing => "removal",
+                    _ => "installation",
+                },
+                record.id
+            ),
+        );
+        for line in execute::install::finish(layout, record)? {
+            log.own(Level::Info, line);
+        }
+    }
+    Ok(())
 }
 
 /// Takes the guard. If another run changed the tree between the survey and the lock,
@@ -129,11 +187,11 @@ pub fn unfinished(journal: Option<&Journal>, doing: Operation) -> Option<String>
 /// always tell what happened. patches.log is written in the form of the product's kernel.
 pub fn logged<T>(
     layout: &Layout,
-    observed: &crate::plan::Observed,
+    observed: Option<&crate::plan::Observed>,
     what: &'static str,
     work: impl FnOnce(&mut PatchLog) -> Result<T>,
 ) -> Result<T> {
-    let kernel = crate::kernel::detect_with(layout, Some(observed));
+    let kernel = crate::kernel::detect_with(layout, observed);
     let mut log = PatchLog::new(what);
     log.history.kernel = kernel.as_ref().map(|k| k.version.clone());
     let result = work(&mut log);

@@ -48,7 +48,7 @@ pub fn run(config: &Config) -> Result<Output> {
     let note = found(&survey);
     warnings.extend(note.clone());
 
-    let done = super::logged(&layout, &survey.observed, "rollback", |log| {
+    let done = super::logged(&layout, Some(&survey.observed), "rollback", |log| {
         if let Some(note) = &note {
             log.own(Level::Warn, note);
         }
@@ -93,7 +93,7 @@ fn dirs_to_hide(layout: &Layout, discovery: &Discovery) -> Vec<PathBuf> {
 /// taken for `apply`: it holds every digest the rollback's plan needs, and more.
 pub fn finish(layout: &Layout, survey: &Survey, note: Option<String>) -> Result<RolledBack> {
     let plan = make_plan(layout, survey)?;
-    super::logged(layout, &survey.observed, "rollback", |log| {
+    super::logged(layout, Some(&survey.observed), "rollback", |log| {
         if let Some(note) = &note {
             log.own(Level::Warn, note);
         }
@@ -118,6 +118,7 @@ fn is_noop(layout: &Layout, survey: &Survey, plan: &Plan) -> bool {
             .as_ref()
             .is_some_and(|j| j.jars.is_empty() && j.damaged.is_empty())
         && recorded.state.as_ref().is_some_and(|s| s.placed.is_empty())
+        && crate::installed::load(layout).is_ok_and(|i| i.records.is_empty())
 }
 
 fn carry_out(
@@ -194,6 +195,19 @@ fn carry_out(
             )
         })
         .collect();
+    // Every patch archive's resources go back too, the latest first: the patch directories
+    // are set aside above already. Under the journal, so an interruption is finished by
+    // the next run as the rest of the rollback is.
+    let mut archives = Vec::new();
+    for record in crate::installed::load(layout)?.records.iter().rev() {
+        for line in execute::install::begin_remove(layout, record)? {
+            log.own(Level::Info, &line);
+            archives.push(line);
+        }
+        let line = format!("Removed patch archive {} ({})", record.id, record.patch_dir);
+        log.own(Level::Info, &line);
+        archives.push(line);
+    }
     log.history.outcome = "rolled_back".into();
     // After a rollback the apply order is empty: the next run reads no entry or target.
     super::record(layout, plan, None, &survey.cache, &Default::default())?;
@@ -202,5 +216,9 @@ fn carry_out(
         Level::Info,
         format!("Rollback completed: plugins match {}", layout::BACKUP_NAME),
     );
-    Ok(RolledBack { archived, moved })
+    Ok(RolledBack {
+        archived,
+        moved,
+        archives,
+    })
 }

@@ -52,6 +52,28 @@ pub fn run(config: &Config) -> Result<Output> {
         singletons: &singletons,
         kernel: crate::kernel::detect(&layout),
     });
+    let mut inventory = inventory;
+    let installed = crate::installed::load(&layout)?;
+    inventory.archives = installed
+        .records
+        .iter()
+        .map(|r| {
+            let state = match r.progress {
+                crate::installed::Progress::Added => "added",
+                crate::installed::Progress::Adding => "adding_unfinished",
+                crate::installed::Progress::Removing => "removing_unfinished",
+            };
+            report::archives::ArchiveItem::of(r, state, None)
+        })
+        .collect();
+    inventory.archive_problems = crate::installed::problems(&layout, &installed)
+        .into_iter()
+        .map(|(_, message)| message)
+        .collect();
+    inventory
+        .attention
+        .extend(inventory.archive_problems.iter().cloned());
+    inventory.update_tool = super::add::update_tool_warning(&layout);
     for reason in &inventory.attention {
         tracing::info!("needs attention: {reason}");
     }

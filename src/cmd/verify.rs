@@ -21,7 +21,13 @@ pub fn run(config: &Config) -> Result<Output> {
     let _shared = guard::shared(&layout, config.wait)?;
     let survey = super::resurvey(config, &layout)?;
     let plan = plan_apply(&survey.discovery, &survey.observed);
-    let problems = problems(&layout, &survey, &plan);
+    let mut problems = problems(&layout, &survey, &plan);
+    let installed = crate::installed::load(&layout)?;
+    problems.extend(
+        crate::installed::problems(&layout, &installed)
+            .into_iter()
+            .map(|(subject, message)| Problem::resource(subject, message)),
+    );
     let code = if problems.is_empty() {
         exit_codes::SUCCESS
     } else {

@@ -43,6 +43,11 @@ pub fn symlink(tree: &Tree, link: &Path, at: &Path) -> Result<()> {
     step("create link", at, || tree.symlink(link, at))
 }
 
+/// Creates the new file `path` (writable by its owner only, until it is given its mode).
+pub fn create_file(tree: &Tree, path: &Path) -> Result<File> {
+    step("create", path, || tree.create_new(path, 0o600))
+}
+
 /// Writes `bytes` into a new temporary file in `dir` and flushes it. Returns its path.
 pub fn write_temp(tree: &Tree, dir: &Path, bytes: &[u8]) -> Result<PathBuf> {
     use std::io::Write;

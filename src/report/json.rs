@@ -51,6 +51,7 @@ pub fn render(report: &Report, warnings: &[String], code: u8) -> String {
         Body::Rollback(b) => doc(report, warnings, code, b),
         Body::Status(b) => doc(report, warnings, code, b.as_ref()),
         Body::History(b) => doc(report, warnings, code, b),
+        Body::Archives(b) => doc(report, warnings, code, b.as_ref()),
     }
 }
 

@@ -4,6 +4,7 @@
 //! Paths in the model are relative to PRODUCT_HOME (or to plugins, for bundles) and
 //! converted to text lossily (non-UTF-8 bytes become U+FFFD).
 
+pub mod archives;
 mod json;
 mod junit;
 mod status;
@@ -45,6 +46,8 @@ pub struct RolledBack {
     pub archived: Vec<(PathBuf, PathBuf)>,
     /// Entry directories moved aside, and where.
     pub moved: Vec<(PathBuf, PathBuf)>,
+    /// What taking out the patch archives' resources did, one line a change.
+    pub archives: Vec<String>,
 }
 
 /// One thing `verify` found wrong.
@@ -95,6 +98,15 @@ impl Problem {
         }
     }
 
+    /// A patch archive's resource file, or its record (`check` = `resource`).
+    pub fn resource(subject: String, message: String) -> Problem {
+        Problem {
+            check: "resource",
+            subject: Some(subject),
+            message,
+        }
+    }
+
     /// Metadata that disagrees with the tree.
     pub fn metadata(message: String) -> Problem {
         Problem {
@@ -120,6 +132,7 @@ enum Body {
     Rollback(RollbackReport),
     Status(Box<Inventory>),
     History(HistoryReport),
+    Archives(Box<archives::ArchivesReport>),
 }
 
 /// PRODUCT_HOME and where it came from.
@@ -244,6 +257,8 @@ pub struct RollbackReport {
     actions: Vec<ActionItem>,
     kept: Vec<Kept>,
     moved: Vec<Moved>,
+    /// What taking out the patch archives' resource files did (SPEC §14).
+    archives: Vec<String>,
     foreign: Vec<String>,
     counts: Counts,
 }
@@ -479,6 +494,7 @@ pub fn rollback(config: &Config, plan: &Plan, done: Option<&RolledBack>) -> Repo
             actions,
             kept,
             moved,
+            archives: done.map(|d| d.archives.clone()).unwrap_or_default(),
             foreign: foreign(plan),
             counts: counts(plan),
         }),
@@ -512,7 +528,24 @@ pub fn status(config: &Config, inventory: Inventory) -> Report {
     }
 }
 
+/// The report of `add`, `remove` or `check`.
+pub fn archives(config: &Config, report: archives::ArchivesReport) -> Report {
+    Report {
+        command: config.command.name(),
+        product_home: product_home(config),
+        body: Body::Archives(Box::new(report)),
+    }
+}
+
 impl Report {
+    /// The apply's own report, when this is one (for `add` and `remove`, which apply).
+    pub fn into_apply(self) -> Option<ApplyReport> {
+        match self.body {
+            Body::Apply(apply) => Some(apply),
+            _ => None,
+        }
+    }
+
     /// Prints the report in `format`; `paint` colours the text form. `warnings` and `code`
     /// are those of the whole run (the JSON document carries them too).
     pub fn render(&self, format: Format, paint: bool, warnings: &[String], code: u8) -> String {
@@ -524,6 +557,9 @@ impl Report {
             }
             (Format::Text, Body::History(history)) => {
                 text::history(&self.product_home, history, text::Paint(paint))
+            }
+            (Format::Text, Body::Archives(report)) => {
+                archives::render(&self.product_home, self.command, report, text::Paint(paint))
             }
             (Format::Text, _) => text::render(self, text::Paint(paint)),
         }

@@ -210,6 +210,42 @@ pub fn render(home: &ProductHome, inv: &Inventory, paint: Paint) -> String {
             inv.ignored.join(", ")
         );
     }
+    if !inv.archives.is_empty() {
+        let _ = writeln!(out, "patch archives:");
+    }
+    for item in &inv.archives {
+        let _ = writeln!(
+            out,
+            "  {} ({}, from {}): {}",
+            item.id,
+            item.patch_dir,
+            item.archive,
+            item.state.replace('_', " ")
+        );
+        let _ = writeln!(out, "    applies to: {}", item.applies_to);
+        if !item.jira.is_empty() {
+            let _ = writeln!(out, "    JIRA: {}", item.jira.join(", "));
+        }
+        for resource in &item.resources {
+            let before = resource
+                .before
+                .map_or_else(|| "(new file)".to_string(), |m| m.to_string());
+            let _ = writeln!(
+                out,
+                "    resource {}: {before} -> {}",
+                resource.path, resource.after
+            );
+        }
+        for step in &item.manual_steps {
+            let _ = writeln!(out, "    {} {step}", paint.yellow("manual step:"));
+        }
+    }
+    for problem in &inv.archive_problems {
+        let _ = writeln!(out, "  {}", paint.red(problem));
+    }
+    if let Some(update_tool) = &inv.update_tool {
+        let _ = writeln!(out, "update tool: {}", paint.yellow(update_tool));
+    }
     if inv.attention.is_empty() {
         let _ = writeln!(out, "status: {}", paint.green("ok"));
     } else {

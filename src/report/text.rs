@@ -129,11 +129,11 @@ pub fn render(report: &Report, paint: Paint) -> String {
         Body::Apply(apply) => render_apply(&report.product_home, apply, paint),
         Body::Verify(verify) => render_verify(&report.product_home, verify, paint),
         Body::Rollback(rollback) => render_rollback(&report.product_home, rollback, paint),
-        Body::Status(_) | Body::History(_) => String::new(),
+        Body::Status(_) | Body::History(_) | Body::Archives(_) => String::new(),
     }
 }
 
-fn render_apply(home: &ProductHome, report: &ApplyReport, paint: Paint) -> String {
+pub(super) fn render_apply(home: &ProductHome, report: &ApplyReport, paint: Paint) -> String {
     let mut out = String::new();
     let dry_run = report.dry_run;
     header(
@@ -285,6 +285,9 @@ fn render_rollback(home: &ProductHome, report: &RollbackReport, paint: Paint) ->
             Some(to) => writeln!(out, "  {verb} {} -> {to}", moved.from),
             None => writeln!(out, "  {verb} {} aside (to .rolled-back/)", moved.from),
         };
+    }
+    for line in &report.archives {
+        let _ = writeln!(out, "  {line}");
     }
     let _ = writeln!(
         out,

@@ -194,6 +194,13 @@ impl Tree {
         rustix::fs::unlinkat(&dir, name, AtFlags::empty()).map_err(Into::into)
     }
 
+    /// Removes the directory `path` if it is empty (`ENOTEMPTY` otherwise).
+    pub fn remove_empty_dir(&self, path: &Path) -> io::Result<()> {
+        self.forget_handles();
+        let (dir, name) = self.parent(path)?;
+        rustix::fs::unlinkat(&dir, name, AtFlags::REMOVEDIR).map_err(Into::into)
+    }
+
     /// Removes the directory `path` and everything in it, through handles: a link inside
     /// is removed itself, never followed.
     pub fn remove_dir_all(&self, path: &Path) -> io::Result<()> {

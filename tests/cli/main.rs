@@ -4,6 +4,7 @@
 mod support;
 
 mod apply;
+mod archives;
 mod cache;
 mod crash;
 mod errors;
