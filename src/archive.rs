@@ -35,8 +35,6 @@ pub const RATIO_FLOOR: u64 = 1 << 20;
 /// The largest README read.
 const MAX_README: u64 = 1 << 20;
 
-/// The README and the two legal texts: kept with the record, installed nowhere.
-const DOCUMENTS: [&str; 3] = ["README.txt", "LICENSE.txt", "NOT_A_CONTRIBUTION.txt"];
 /// Where WSO2 puts the web applications of a patch, and where they go.
 const WEBAPPS_FROM: [&str; 2] = ["resources", "webapps"];
 /// The product's web application directory, relative to PRODUCT_HOME.
@@ -154,8 +152,10 @@ impl Archive {
         Archive::build(path, source, listed)
     }
 
-    fn build(path: &Path, source: Source, listed: Vec<Listed>) -> Result<Archive> {
+    fn build(path: &Path, source: Source, mut listed: Vec<Listed>) -> Result<Archive> {
         let bad = |message: String| bad_archive(path, message);
+        // What archivers add on their own: macOS's resource forks and folder settings.
+        listed.retain(|e| !is_archiver_litter(&e.name));
         if listed.len() > MAX_ENTRIES {
             return Err(bad(format!(
                 "it holds {} entries, more than the {MAX_ENTRIES} a patch may",
@@ -267,7 +267,11 @@ impl Archive {
         let readme = archive
             .members
             .iter()
-            .find(|m| m.name == Path::new("README.txt"))
+            .find(|m| {
+                m.name
+                    .to_str()
+                    .is_some_and(|n| n.eq_ignore_ascii_case("README.txt"))
+            })
             .ok_or_else(|| {
                 bad("it has no README.txt (the patch's id and what it applies to)".into())
             })?;
@@ -421,6 +425,14 @@ impl Reader<'_> {
         }
         Ok(md5)
     }
+}
+
+/// Entries an archiver adds by itself, never part of a patch: `__MACOSX/...` (resource
+/// forks) and `.DS_Store` (Finder's folder settings).
+fn is_archiver_litter(name: &[u8]) -> bool {
+    name.starts_with(b"__MACOSX/")
+        || name == b"__MACOSX"
+        || name.split(|&b| b == b'/').any(|part| part == b".DS_Store")
 }
 
 /// Bad input in an archive: the message names the entry; the hint what to do.
@@ -603,7 +615,7 @@ fn lands(name: &Path, patch_dir: &str) -> std::result::Result<Lands, String> {
             Lands::Patch(rest.iter().collect())
         }
         ["wso2carbon-version.txt"] => Lands::Home(PathBuf::from("bin/wso2carbon-version.txt")),
-        [one] if DOCUMENTS.contains(one) => Lands::Document,
+        // README.txt, LICENSE.txt, NOT_A_CONTRIBUTION.txt and any other loose text.
         [_] => Lands::Document,
         [a, b, war] if [*a, *b] == WEBAPPS_FROM && war.ends_with(".war") && war.len() > 4 => {
             Lands::Webapp {
@@ -646,6 +658,19 @@ mod tests {
         }
         check_name(b"WSO2-CARBON-PATCH-4.4.0-0001/repository/conf/carbon.xml").unwrap();
         check_name(b"top/patch0001/").unwrap();
+    }
+
+    #[test]
+    fn what_archivers_add_by_themselves_is_left_out() {
+        assert!(is_archiver_litter(
+            b"__MACOSX/WSO2-CARBON-PATCH-4.4.0-0001/._README.txt"
+        ));
+        assert!(is_archiver_litter(
+            b"WSO2-CARBON-PATCH-4.4.0-0001/.DS_Store"
+        ));
+        assert!(!is_archiver_litter(
+            b"WSO2-CARBON-PATCH-4.4.0-0001/README.txt"
+        ));
     }
 
     #[test]

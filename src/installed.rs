@@ -329,7 +329,9 @@ fn plan(
     let refuse =
         |message: String, hint: String| Err(Error::bad_input(&archive.path, message, hint));
     if let Some(record) = installed.records.iter().find(|r| &r.id == id) {
-        if record.digest == archive.digest && record.progress == Progress::Added {
+        // The same archive: nothing to do (a pending operation on it is finished under
+        // the lock, before the plan that counts).
+        if record.digest == archive.digest {
             return Ok(Plan {
                 record: record.clone(),
                 already: true,

@@ -35,15 +35,13 @@ pub fn run(config: &Config) -> Result<Output> {
     warnings.extend(update_tool_warning(&layout));
     crate::preflight::check_writable(&layout)?;
     crate::preflight::check_space(&layout, &archives)?;
+    // Planned before the lock (a refusal leaves no trace, not even a lock file), and again
+    // under it, after finishing what an interrupted run left.
+    plan(&layout, &archives)?;
     let (guard, warning) = guard::acquire(&layout, config.force, config.wait)?;
     warnings.extend(warning);
     super::finish_pending_logged(&layout)?;
-    // Planned under the lock and before any write of this run: a refusal leaves no trace.
-    let installed = installed::load(&layout)?;
-    let plans = installed::plan_each(&layout, &installed, &archives)
-        .into_iter()
-        .collect::<Result<Vec<_>>>()?;
-    crate::preflight::check_resources(&layout, plans.iter().map(|p| &p.record))?;
+    let plans = plan(&layout, &archives)?;
     let (items, done) = super::logged(&layout, None, "add", |log| {
         let mut items = Vec::new();
         let mut done = Vec::new();
@@ -108,6 +106,16 @@ pub fn run(config: &Config) -> Result<Output> {
         },
         warnings,
     )
+}
+
+/// Plans installing every archive, and checks that each resource can be placed.
+fn plan(layout: &Layout, archives: &[Archive]) -> Result<Vec<installed::Plan>> {
+    let installed = installed::load(layout)?;
+    let plans = installed::plan_each(layout, &installed, archives)
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
+    crate::preflight::check_resources(layout, plans.iter().map(|p| &p.record))?;
+    Ok(plans)
 }
 
 /// Runs `apply` after `add` or `remove` (unless `--no-apply`) and puts its report inside

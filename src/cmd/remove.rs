@@ -59,6 +59,21 @@ pub fn run(config: &Config) -> Result<Output> {
     )
 }
 
+/// Whether `name` (a Patch ID or patchNNNN) was removed already: its record or its patch
+/// directory is among those set aside.
+fn already_removed(layout: &crate::layout::Layout, name: &str) -> bool {
+    let set_aside = |dir: std::path::PathBuf| {
+        layout.tree.read_dir(&dir, false).is_ok_and(|entries| {
+            entries.iter().any(|e| {
+                let entry = e.name.to_string_lossy();
+                entry == name || entry.strip_prefix(name).is_some_and(|n| n.starts_with('~'))
+            })
+        })
+    };
+    set_aside(layout.installed.join(installed::REMOVED))
+        || set_aside(layout.patches.join(crate::layout::REMOVED_DIR))
+}
+
 /// The records `names` name, in installation order; refuses a name nothing was installed
 /// under, and a removal that would undo files a later patch (not removed with it) placed
 /// over this one's.
@@ -69,6 +84,10 @@ fn choose(
 ) -> Result<Vec<Record>> {
     let mut chosen: Vec<Record> = Vec::new();
     for name in names {
+        if installed.find(name).is_none() && already_removed(layout, name) {
+            // A re-run after the removal finished but the apply after it did not.
+            continue;
+        }
         let record = installed.find(name).ok_or_else(|| {
             let known: Vec<String> = installed
                 .records

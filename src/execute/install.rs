@@ -141,9 +141,55 @@ fn free_name(layout: &Layout, path: &Path) -> Result<PathBuf> {
     Ok(candidate)
 }
 
+/// Removes what an interrupted run on `record` left under carbon-patch's temporary names:
+/// in its record directory, beside each of its resources and their kept originals, and
+/// beside each exploded web application. Those names are carbon-patch's alone (refused
+/// as input), and every one of them is a copy whose original is still in place.
+fn clear_temps(layout: &Layout, record: &Record) -> Result<()> {
+    let tree = &layout.tree;
+    let place = Place::of(layout, &record.id);
+    let mut dirs = std::collections::BTreeSet::new();
+    dirs.insert(place.dir.clone());
+    dirs.insert(layout.installed.clone());
+    let relatives = record
+        .resources
+        .iter()
+        .map(|r| r.relative())
+        .chain(
+            record
+                .exploded
+                .iter()
+                .filter_map(|e| metadata::decode_path(e)),
+        )
+        .chain(webapp_dirs(record));
+    for relative in relatives {
+        if let Some(parent) = relative.parent() {
+            dirs.insert(layout.home.join(parent));
+            dirs.insert(place.original(parent));
+        }
+    }
+    for dir in dirs {
+        let Ok(entries) = tree.read_dir(&dir, false) else {
+            continue;
+        };
+        for entry in entries
+            .iter()
+            .filter(|e| crate::layout::is_temp_name(&e.name))
+        {
+            let path = dir.join(&entry.name);
+            match entry.kind {
+                Kind::Dir => steps::remove_dir_all(tree, &path, "remove a partial copy")?,
+                _ => steps::remove_file(tree, &path)?,
+            }
+        }
+    }
+    Ok(())
+}
+
 fn add(layout: &Layout, record: &Record) -> Result<Vec<String>> {
     let tree = &layout.tree;
     let place = Place::of(layout, &record.id);
+    clear_temps(layout, record)?;
     let mut done = Vec::new();
     let staged = place.patch(&record.patch_dir);
     if record.placed_patch_dir && exists(layout, &staged)?.is_some() {
@@ -239,6 +285,7 @@ fn add(layout: &Layout, record: &Record) -> Result<Vec<String>> {
 fn remove(layout: &Layout, record: &Record) -> Result<Vec<String>> {
     let tree = &layout.tree;
     let place = Place::of(layout, &record.id);
+    clear_temps(layout, record)?;
     let mut done = Vec::new();
     let mut archive_dir: Option<PathBuf> = None;
     // A new numbered directory of the archive, made on first use; the free name in it for

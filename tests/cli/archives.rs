@@ -506,9 +506,231 @@ fn check_reports_the_pre_flight_and_changes_nothing() {
     let json = env.cmd("check", &["--format", "json", s(&zip)]);
     let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(doc["command"], "check");
-    assert_eq!(doc["archives"][0]["manual_steps"][0], format!("(viii) {MANUAL}"));
+    assert_eq!(
+        doc["archives"][0]["manual_steps"][0],
+        format!("(viii) {MANUAL}")
+    );
     assert_eq!(doc["archives"][0]["applicability"]["verdict"], "applies");
     // WSO2 Update Tool manages the product: warned.
     write(&env, "updates/config.json", b"{}");
     env.cmd("check", &[]).code(0).stdout_has("[update_tool]");
+}
+
+/// Runs `carbon-patch <args> <home>` with the fault `fault` armed; `None` when the run
+/// finished (the fault's step was never reached), else whether it was killed.
+fn run_with_fault(env: &Env, args: &[&str], fault: &str) -> std::process::Output {
+    let mut all: Vec<&str> = args.to_vec();
+    let home = s(&env.home.root).to_string();
+    all.push(&home);
+    std::process::Command::new(env!("CARGO_BIN_EXE_carbon-patch"))
+        .args(&all)
+        .env("CARBON_PATCH_FAULT", fault)
+        .env_remove("CARBON_HOME")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run carbon-patch")
+}
+
+/// Every temporary name left anywhere in the product.
+fn temporaries(env: &Env) -> Vec<PathBuf> {
+    env.snapshot()
+        .entries
+        .into_keys()
+        .filter(|p| p.to_string_lossy().contains(".carbon-patch-tmp."))
+        .collect()
+}
+
+/// Kills `args` at every filesystem step in turn (`abort@n`, as a power cut would), on a
+/// fresh product from `setup` each time; after each kill, checks `between`, runs the same
+/// command again, and checks it ends as a clean run does: the same product files, no
+/// temporary left, verify content. Returns how many steps were swept.
+fn sweep(
+    setup: impl Fn() -> Env,
+    args: impl Fn(&Env) -> Vec<String>,
+    between: impl Fn(&Env, &str),
+) -> usize {
+    let reference = {
+        let env = setup();
+        let args = args(&env);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        env.cmd(args[0], &args[1..]).code(0);
+        product_files(&env)
+    };
+    for n in 1.. {
+        let env = setup();
+        let args = args(&env);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let output = run_with_fault(&env, &args, &format!("abort@{n}"));
+        if output.status.success() {
+            assert_same_files(
+                &reference,
+                &product_files(&env),
+                "a run that was not killed",
+            );
+            return n - 1;
+        }
+        let what = format!("{} killed at step {n}", args[0]);
+        assert!(
+            std::os::unix::process::ExitStatusExt::signal(&output.status).is_some(),
+            "{what}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        between(&env, &what);
+        env.cmd(args[0], &args[1..]).code(0);
+        assert_same_files(&reference, &product_files(&env), &what);
+        assert_eq!(
+            temporaries(&env),
+            Vec::<PathBuf>::new(),
+            "{what}: temporaries"
+        );
+        env.verify().code(0);
+    }
+    unreachable!()
+}
+
+/// Each resource holds its old or its new content, and an original it no longer holds is
+/// kept.
+fn assert_resources_old_or_new(env: &Env, id: &str, what: &str) {
+    let originals = record_dir(env, id).join("originals");
+    for (path, old, new) in [
+        (
+            CARBON_XML,
+            &b"<Server>original</Server>\n"[..],
+            &b"<Server>patched</Server>\n"[..],
+        ),
+        (
+            &format!("{WEBAPPS}/oauth2.war")[..],
+            &b"old war"[..],
+            &b"new war"[..],
+        ),
+    ] {
+        let now = file(env, path).unwrap_or_else(|| panic!("{what}: {path} is missing"));
+        assert!(
+            now == old || now == new,
+            "{what}: {path} is neither old nor new"
+        );
+        if now == new {
+            let kept = std::fs::read(originals.join(path)).ok();
+            let removed = env.metadata().join("patch-archives/.removed").exists();
+            assert!(
+                kept.as_deref() == Some(old) || removed,
+                "{what}: {path} is replaced but its original is not kept"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_add_killed_at_any_step_is_finished_by_the_next_add() {
+    let archive = patch16();
+    let id = archive.id();
+    let setup = || {
+        let env = product();
+        env.apply().code(0);
+        zip_of(&env, &archive);
+        env
+    };
+    let steps = sweep(
+        setup,
+        |env| vec!["add".into(), s(&zip_of(env, &archive)).into()],
+        |env, what| assert_resources_old_or_new(env, &id, what),
+    );
+    eprintln!("swept {steps} steps");
+    assert!(steps > 20, "only {steps} steps swept");
+}
+
+#[test]
+fn a_remove_killed_at_any_step_is_finished_by_the_next_remove() {
+    let archive = patch16();
+    let id = archive.id();
+    let setup = || {
+        let env = product();
+        env.apply().code(0);
+        env.cmd("add", &[s(&zip_of(&env, &archive))]).code(0);
+        env
+    };
+    let steps = sweep(
+        setup,
+        |_| vec!["remove".into(), id.clone()],
+        |env, what| assert_resources_old_or_new(env, &id, what),
+    );
+    eprintln!("swept {steps} steps");
+    assert!(steps > 20, "only {steps} steps swept");
+}
+
+#[test]
+fn a_link_or_fifo_where_a_resource_goes_is_refused_and_nothing_changes() {
+    let outside = tempfile::tempdir().unwrap();
+    let secret = outside.path().join("secret.xml");
+    std::fs::write(&secret, b"secret").unwrap();
+    let zip = |env: &Env| zip_of(env, &patch16());
+    // A link planted at the file, at a directory on the way, and a FIFO at the file.
+    let plants: Vec<(&str, Box<dyn Fn(&Env)>)> = vec![
+        (
+            CARBON_XML,
+            Box::new(|env: &Env| {
+                let at = env.home.root.join(CARBON_XML);
+                std::fs::remove_file(&at).unwrap();
+                std::os::unix::fs::symlink(&secret, &at).unwrap();
+            }),
+        ),
+        (
+            "repository/conf",
+            Box::new(|env: &Env| {
+                let at = env.home.root.join("repository/conf");
+                std::fs::remove_dir_all(&at).unwrap();
+                std::os::unix::fs::symlink(outside.path(), &at).unwrap();
+            }),
+        ),
+        (
+            CARBON_XML,
+            Box::new(|env: &Env| {
+                let at = env.home.root.join(CARBON_XML);
+                std::fs::remove_file(&at).unwrap();
+                let c = std::ffi::CString::new(at.to_str().unwrap()).unwrap();
+                // SAFETY: mkfifo reads the NUL-terminated path only.
+                assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+            }),
+        ),
+    ];
+    for (path, plant) in plants {
+        let env = product();
+        let zip = zip(&env);
+        plant(&env);
+        let before = env.snapshot();
+        let run = env.cmd("add", &[s(&zip)]);
+        assert_error(&run, 2, path);
+        assert_same_tree(&before, &env.snapshot(), path);
+        assert_eq!(std::fs::read(&secret).unwrap(), b"secret");
+    }
+}
+
+#[test]
+fn an_archive_zipped_on_a_mac_is_read_without_its_litter() {
+    let env = product();
+    let archive = PatchArchive::new(KERNEL, 21).with_bundle("org.foo", VERSION, "p21");
+    let top = archive.id();
+    let mut entries: Vec<RawEntry> = archive
+        .files()
+        .into_iter()
+        .map(|(name, bytes, _)| RawEntry::File {
+            name: format!("{top}/{name}").into_bytes(),
+            bytes,
+        })
+        .collect();
+    entries.push(RawEntry::File {
+        name: format!("__MACOSX/{top}/._README.txt").into_bytes(),
+        bytes: b"\0\x05\x16\x07".to_vec(),
+    });
+    entries.push(RawEntry::File {
+        name: format!("{top}/.DS_Store").into_bytes(),
+        bytes: b"Bud1".to_vec(),
+    });
+    let zip = env.home.root.parent().unwrap().join(format!("{top}.zip"));
+    write_raw_zip(&zip, &entries);
+    env.cmd("add", &[s(&zip)]).code(0);
+    assert_eq!(
+        env.plugin_md5(&target("org.foo")),
+        Some(md5_of("org.foo", "p21"))
+    );
 }
