@@ -665,7 +665,8 @@ fn a_link_or_fifo_where_a_resource_goes_is_refused_and_nothing_changes() {
     std::fs::write(&secret, b"secret").unwrap();
     let zip = |env: &Env| zip_of(env, &patch16());
     // A link planted at the file, at a directory on the way, and a FIFO at the file.
-    let plants: Vec<(&str, Box<dyn Fn(&Env)>)> = vec![
+    type Plant<'a> = Box<dyn Fn(&Env) + 'a>;
+    let plants: Vec<(&str, Plant)> = vec![
         (
             CARBON_XML,
             Box::new(|env: &Env| {
