@@ -140,7 +140,11 @@ pub fn render(home: &ProductHome, command: &str, report: &ArchivesReport, paint:
             );
         }
         if !item.manual_steps.is_empty() {
-            let _ = writeln!(out, "  {}", paint.yellow("manual steps left to you:"));
+            let label = match item.state {
+                "removed" => "manual steps of its README (undo any you carried out):",
+                _ => "manual steps left to you:",
+            };
+            let _ = writeln!(out, "  {}", paint.yellow(label));
             for step in &item.manual_steps {
                 let _ = writeln!(out, "    {step}");
             }
