@@ -37,6 +37,15 @@ pub fn run(config: &Config) -> Result<Output> {
                 log.own(Level::Info, &line);
                 done.push(line);
             }
+            log.history
+                .files
+                .extend(record.resources.iter().map(|r| crate::history::FileRecord {
+                    action: "restore".into(),
+                    target: r.path.clone(),
+                    entry: Some(record.id.clone()),
+                    md5: r.before.map(|m| m.to_string()),
+                    archived_to: None,
+                }));
             let line = format!("Removed patch archive {} ({})", record.id, record.patch_dir);
             log.own(Level::Info, &line);
             done.push(line);

@@ -309,7 +309,7 @@ pub fn history(home: &ProductHome, report: &HistoryReport, paint: Paint) -> Stri
     let mut out = String::new();
     header(&mut out, home, "history", paint);
     if report.runs.is_empty() {
-        let _ = writeln!(out, "no apply or rollback recorded yet");
+        let _ = writeln!(out, "no run recorded yet");
         return out;
     }
     for run in &report.runs {
@@ -319,19 +319,27 @@ pub fn history(home: &ProductHome, report: &HistoryReport, paint: Paint) -> Stri
             _ => paint.green(&run.outcome),
         };
         let user = run.run_as.as_ref().map_or("?", |r| r.user.as_str());
+        // `add` and `remove` change files outside plugins, and apply nothing themselves.
+        let what = match run.command.as_str() {
+            "add" => format!("{} file(s) placed outside plugins", count("place")),
+            "remove" => format!("{} file(s) given back outside plugins", count("restore")),
+            "finish" => "an interrupted add or remove finished".to_string(),
+            _ => format!(
+                "{} written, {} restored, {} archived; {}",
+                count("write"),
+                count("restore"),
+                count("archive"),
+                if run.apply_order.is_empty() {
+                    "apply order empty".to_string()
+                } else {
+                    format!("apply order {}", run.apply_order.join(", "))
+                }
+            ),
+        };
         let _ = writeln!(
             out,
-            "{}  {:<8} as {user:<12} {outcome}: {} written, {} restored, {} archived; {}",
-            run.started,
-            run.command,
-            count("write"),
-            count("restore"),
-            count("archive"),
-            if run.apply_order.is_empty() {
-                "apply order empty".to_string()
-            } else {
-                format!("apply order {}", run.apply_order.join(", "))
-            }
+            "{}  {:<8} as {user:<12} {outcome}: {what}",
+            run.started, run.command,
         );
         for event in &run.events {
             let _ = writeln!(out, "    {event}");

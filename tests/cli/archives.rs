@@ -251,6 +251,12 @@ fn remove_gives_back_every_byte_and_sets_the_patch_directory_aside() {
     );
     assert!(!record_dir(&env, &archive.id()).exists());
     env.verify().code(0);
+    // The history tells both runs apart from the applies around them.
+    env.cmd("history", &[])
+        .code(0)
+        .stdout_has("  add      as ")
+        .stdout_has("added: 5 file(s) placed outside plugins")
+        .stdout_has("removed: 5 file(s) given back outside plugins");
     // And it can be added again.
     env.cmd("add", &[s(&zip_of(&env, &archive))]).code(0);
     assert_eq!(
