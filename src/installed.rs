@@ -427,10 +427,11 @@ fn plan(
             id: id.clone(),
             patch_dir: archive.patch_dir.clone(),
             placed_patch_dir,
+            // Shown escaped, as every name from outside is.
             archive: archive
                 .path
                 .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
+                .map(|n| crate::names::Shown(n).to_string())
                 .unwrap_or_default(),
             digest: archive.digest,
             applies_to: archive.readme.applies_to.clone(),

@@ -52,6 +52,9 @@ pub fn parse(text: &str) -> Result<Readme, ReadmeError> {
     let mut instructions: Vec<String> = Vec::new();
     let mut in_instructions = false;
     for line in text.lines() {
+        // What the README says reaches terminals, patches.log and JSON: no control
+        // character of it does (a tab is a space; anything else is shown escaped).
+        let line = &safe(line);
         let trimmed = line.trim();
         if in_instructions {
             if is_underline(trimmed) {
@@ -111,6 +114,17 @@ pub fn parse(text: &str) -> Result<Readme, ReadmeError> {
         jira,
         instructions,
     })
+}
+
+/// `line` with tabs as spaces and every other control character escaped (`\u{1b}`).
+fn safe(line: &str) -> String {
+    line.chars()
+        .map(|c| match c {
+            '\t' => " ".to_string(),
+            c if c.is_control() => c.escape_unicode().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 /// `Name : value` at the start of a line (the name not indented), with the name in lower
@@ -303,6 +317,17 @@ INSTALLATION INSTRUCTIONS
                 .unwrap();
         assert_eq!(readme.id, "WSO2-CARBON-PATCH-4.2.0-0006");
         assert_eq!(readme.applies_to, "WSO2 CARBON-4.2.0");
+    }
+
+    #[test]
+    fn no_control_character_of_the_readme_comes_through() {
+        let readme = parse(
+            "Patch ID : WSO2-CARBON-PATCH-4.4.0-0001\nApplies To : carbon \u{1b}[2J4.4.0\n\
+             INSTALLATION INSTRUCTIONS\n(i) Edit carbon.xml\u{7}\n",
+        )
+        .unwrap();
+        assert_eq!(readme.applies_to, "carbon \\u{1b}[2J4.4.0");
+        assert_eq!(readme.instructions, ["(i) Edit carbon.xml\\u{7}"]);
     }
 
     #[test]

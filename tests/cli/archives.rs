@@ -741,3 +741,23 @@ fn an_archive_zipped_on_a_mac_is_read_without_its_litter() {
         Some(md5_of("org.foo", "p21"))
     );
 }
+
+#[test]
+fn control_characters_of_a_readme_reach_no_terminal_and_no_log() {
+    let env = product();
+    let archive = PatchArchive::new(KERNEL, 22)
+        .applies_to("All the products based on carbon 4.4.0\u{1b}[2J")
+        .with_bundle("org.foo", VERSION, "p22")
+        .with_manual_step("Edit carbon.xml\u{1b}]0;owned\u{7} by hand");
+    let run = env.cmd("add", &[s(&zip_of(&env, &archive))]);
+    run.code(0)
+        .stdout_has("Edit carbon.xml\\u{1b}]0;owned\\u{7} by hand");
+    let status = env.cmd("status", &[]);
+    let log = env.read("repository/logs/patches.log").unwrap();
+    for text in [&run.stdout, &run.stderr, &status.stdout, &log] {
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{text}"
+        );
+    }
+}
