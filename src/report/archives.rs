@@ -160,6 +160,21 @@ pub fn render(home: &ProductHome, command: &str, report: &ArchivesReport, paint:
         };
         let _ = writeln!(out, "{label} [{}] {}", finding.check, finding.message);
     }
+    if command == "check" {
+        let errors = report
+            .findings
+            .iter()
+            .filter(|f| f.severity == "error")
+            .count();
+        let _ = match errors {
+            0 => writeln!(out, "check: {}", paint.green("nothing stands in the way")),
+            n => writeln!(
+                out,
+                "check: {}",
+                paint.red(&format!("{n} problem(s) to fix first"))
+            ),
+        };
+    }
     if let Some(apply) = &report.apply {
         out.push('\n');
         out.push_str(&super::text::render_apply(home, apply, paint));

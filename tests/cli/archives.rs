@@ -507,7 +507,8 @@ fn check_reports_the_pre_flight_and_changes_nothing() {
             archive.id(),
             archive.id()
         ))
-        .stdout_has(MANUAL);
+        .stdout_has(MANUAL)
+        .stdout_has("check: nothing stands in the way");
     assert_same_tree(&before, &env.snapshot(), "check is read-only");
     let json = env.cmd("check", &["--format", "json", s(&zip)]);
     let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
