@@ -10,6 +10,7 @@ mod crash;
 mod errors;
 mod filesystems;
 mod hostile;
+mod images;
 mod json;
 mod junit;
 mod jvm;
