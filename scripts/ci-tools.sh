@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the tools the delivery tests use (issue 15), idempotently, so that `.ci/run` (and a
+# developer) can run them for real: Debian's openssh-server (the fleet's hosts), rpm
+# (`rpm -qlp`), iproute2 (network namespaces), man-db (`man carbon-patch`); a Python venv at
+# target/tools/venv with ansible-core (the collection's sanity and integration runs),
+# cargo-zigbuild and ziglang (the glibc 2.17 release build); and the cargo tools that build
+# the packages, under target/tools/cargo. Tests that need any of these print SKIPPED and
+# why when it is missing; this script is what makes them run.
+#
+# Network is used here, never by the tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools="$PWD/target/tools"
+mkdir -p "$tools"
+
+# --- Debian packages -------------------------------------------------------------------
+missing=()
+command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v ssh >/dev/null || missing+=(openssh-client)
+command -v rpm >/dev/null || missing+=(rpm)
+command -v ip >/dev/null || missing+=(iproute2)
+command -v man >/dev/null && [ -x /usr/bin/mandb ] || missing+=(man-db)
+if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# --- Python tools (section: ansible and zig) ---------------------------------------------
+if [ ! -x "$tools/venv/bin/python" ]; then
+    python3 -m venv "$tools/venv"
+fi
+"$tools/venv/bin/pip" install -q --disable-pip-version-check \
+    'ansible-core==2.19.14' 'cargo-zigbuild==0.24.1' 'ziglang==0.15.2'
+
+# --- cargo tools (section: packages) ------------------------------------------------------
+# (filled in by the release work)
+
+echo "tools ready in $tools"
