@@ -52,13 +52,21 @@ thread_local! {
     static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
+/// How a file was copied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Copied {
+    /// Bytes copied.
+    pub len: u64,
+    /// Whether it was cloned: no data was written, so there is none to write back.
+    pub cloned: bool,
+}
+
 /// Copies `source` into `dest` (both at offset 0, `dest` empty): by cloning where the
 /// filesystem shares extents (XFS with reflink, btrfs: no data is written and no space
-/// taken), else past the page cache where the filesystem allows. Returns the number of
-/// bytes copied.
-pub fn copy(source: &mut File, dest: &mut File) -> io::Result<u64> {
+/// taken), else past the page cache where the filesystem allows.
+pub fn copy(source: &mut File, dest: &mut File) -> io::Result<Copied> {
     if let Some(len) = clone(source, dest)? {
-        return Ok(len);
+        return Ok(Copied { len, cloned: true });
     }
     BUFFER.with_borrow_mut(|buffer| {
         if buffer.is_empty() {
@@ -67,6 +75,7 @@ pub fn copy(source: &mut File, dest: &mut File) -> io::Result<u64> {
         let start = buffer.as_ptr().align_offset(ALIGN).min(ALIGN);
         copy_with(source, dest, &mut buffer[start..start + CHUNK])
     })
+    .map(|len| Copied { len, cloned: false })
 }
 
 /// Devices whose filesystem refused a clone: not asked again this run.

@@ -110,7 +110,7 @@ fn fill(
     mode: Option<u32>,
 ) -> Result<u64> {
     use std::os::unix::fs::PermissionsExt;
-    let len = step("copy into", to, || {
+    let copied = step("copy into", to, || {
         super::direct::copy(&mut source, &mut copy)
     })?;
     let mode = std::fs::Permissions::from_mode(mode.unwrap_or(meta.mode));
@@ -118,8 +118,12 @@ fn fill(
     let modified = std::time::UNIX_EPOCH
         + std::time::Duration::from_nanos(u64::try_from(meta.mtime_ns).unwrap_or(0));
     step("set the time of", to, || copy.set_modified(modified))?;
-    start_writeback(&copy);
-    Ok(len)
+    // A clone wrote no data: asking for its write-back costs a call per file (a third of
+    // a rollback's time on XFS) for nothing.
+    if !copied.cloned {
+        start_writeback(&copy);
+    }
+    Ok(copied.len)
 }
 
 /// Asks the kernel to start writing `file`'s data now, so the disk works while the next
