@@ -212,7 +212,12 @@ round() {
 
     # The baseline copy and the first apply each start right after the same removal and
     # sync: file creation on ext4 slows down for a while after many files were removed.
-    measure cp_plugins cp -a "$plugins_dir" "$work/cp-plugins"
+    # coreutils 9's `cp -a` clones where the filesystem shares extents (--reflink=auto); the
+    # copy that writes every byte is measured too, for the filesystems that clone.
+    measure cp_plugins_never cp -a --reflink=never "$plugins_dir" "$work/cp-plugins"
+    rm -rf "$work/cp-plugins"
+    sync
+    measure cp_plugins cp -a --reflink=auto "$plugins_dir" "$work/cp-plugins"
     rm -rf "$work/cp-plugins"
     sync
     measure first_apply "$bin" apply "$home"
@@ -242,7 +247,11 @@ round() {
     rm -rf "$work/cp-back"
     mkdir "$work/cp-back"
     sync
-    measure cp_back sh -c 'xargs -0 cp -t "$2" <"$1"' sh "$work/replaced-files" "$work/cp-back"
+    measure cp_back_never sh -c 'xargs -0 cp --reflink=never -t "$2" <"$1"' sh "$work/replaced-files" "$work/cp-back"
+    rm -rf "$work/cp-back"
+    mkdir "$work/cp-back"
+    sync
+    measure cp_back sh -c 'xargs -0 cp --reflink=auto -t "$2" <"$1"' sh "$work/replaced-files" "$work/cp-back"
     rm -rf "$work/cp-back"
     sync
 
@@ -318,11 +327,15 @@ print_table() {
     echo "| verify, warm digest cache | $verify | $(peak_mb verify) MB | $(ms "$verify") | ≤ 30 ms |"
     echo "| verify --no-cache | $nocache | $(peak_mb verify_no_cache) MB | $nocache_ratio | ≥ 1.7 × |"
     echo "| rollback | $rollback | $(peak_mb rollback) MB | $(paired_ratio rollback cp_back) × copying back | ≤ 1.2 × |"
-    echo "| baseline: cp -a plugins | $cp | | $(mb "$plugin_bytes") | |"
+    echo "| first apply, against copies that write every byte | | | $(paired_ratio first_apply cp_plugins_never md5_sp_patches) × (cp -a --reflink=never + md5sum) | |"
+    echo "| rollback, against copies that write every byte | | | $(paired_ratio rollback cp_back_never) × cp --reflink=never back | |"
+    echo "| baseline: cp -a plugins (--reflink=auto) | $cp | | $(mb "$plugin_bytes") | |"
+    echo "| baseline: cp -a --reflink=never plugins | $(median_s cp_plugins_never) | | $(mb "$plugin_bytes") | |"
     echo "| reference: cp -a plugins; sync | $(median_s cp_plugins_sync) | | flushed to disk, as carbon-patch does | |"
     echo "| baseline: md5sum service pack + patches | $md5 | | $(mb "$sp_bytes") | |"
     echo "| baseline: md5sum of verify's files | $md5v | | $(mb "$verify_bytes") | |"
-    echo "| baseline: cp back replaced files | $cpback | | $replaced_count files, $(mb "$replaced_bytes") | |"
+    echo "| baseline: cp back replaced files (--reflink=auto) | $cpback | | $replaced_count files, $(mb "$replaced_bytes") | |"
+    echo "| baseline: cp --reflink=never back | $(median_s cp_back_never) | | | |"
     echo
     echo "Peak RSS of carbon-patch over all runs: $(cat "$work"/results/{first,nochange,add_patch}_apply \
         "$work"/results/verify* "$work"/results/rollback | awk '$2 > m { m = $2 } END { printf "%.1f MB", m / 1024 }')" \
