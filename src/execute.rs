@@ -153,6 +153,8 @@ pub fn clear_leftovers(
     );
     // Where patch archives are staged, and where `remove` sets things aside.
     dirs.extend([
+        // Copies into the archive across filesystems are staged in its top directory.
+        layout.archive.clone(),
         layout.installed.clone(),
         layout.installed.join(crate::installed::REMOVED),
         layout.patches.join(layout::REMOVED_DIR),

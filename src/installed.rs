@@ -466,8 +466,7 @@ fn same_patch_dir(layout: &Layout, archive: &Archive) -> Result<bool> {
         Ok(Some(info)) => return Err(Error::refused_kind(&dir, info.kind)),
         Err(e) => return Err(Error::refused(&dir, &e)),
     }
-    let mut present = BTreeMap::new();
-    collect_files(layout, &dir, Path::new(""), &mut present)?;
+    let present = files_of(layout, &dir)?;
     let wanted: BTreeMap<PathBuf, Md5Digest> = archive
         .members
         .iter()
@@ -488,6 +487,14 @@ fn same_patch_dir(layout: &Layout, archive: &Archive) -> Result<bool> {
         ),
         "two patches cannot share a directory: if it is an older copy of this patch, move it out of patches, then add the archive again",
     ))
+}
+
+/// Every file under the directory `dir` (relative path → MD5); refuses anything but files
+/// and directories.
+pub fn files_of(layout: &Layout, dir: &Path) -> Result<BTreeMap<PathBuf, Md5Digest>> {
+    let mut files = BTreeMap::new();
+    collect_files(layout, dir, Path::new(""), &mut files)?;
+    Ok(files)
 }
 
 fn collect_files(

@@ -220,8 +220,8 @@ impl<'a> Executor<'a> {
             ) {
                 return Err(Error::write("archive", path, e));
             }
-            let dir = dest.parent().unwrap_or(&self.layout.archive);
-            let (temp, _, _) = steps::copy_to_temp(tree, path, dir, None)?;
+            // Staged in the archive's own directory, where the next run looks for leftovers.
+            let (temp, _, _) = steps::copy_to_temp(tree, path, &self.layout.archive, None)?;
             sync_file(tree, &temp)?;
             steps::rename(tree, &temp, &dest, "rename into")?;
         }
@@ -237,8 +237,11 @@ impl<'a> Executor<'a> {
             if e.kind() != io::ErrorKind::CrossesDevices {
                 return Err(Error::write("move", from, e));
             }
-            steps::copy_stamped(tree, from, to, None)?;
-            sync_file(tree, to)?;
+            // Whole under a temporary name first (in the archive's own directory, where the
+            // next run looks for leftovers): a copy cut short never takes the name.
+            let (temp, _, _) = steps::copy_to_temp(tree, from, &self.layout.archive, None)?;
+            sync_file(tree, &temp)?;
+            steps::rename(tree, &temp, to, "rename into")?;
             sync_parent(tree, to)?;
             steps::remove_file(tree, from)?;
         }

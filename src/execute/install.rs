@@ -151,6 +151,9 @@ fn clear_temps(layout: &Layout, record: &Record) -> Result<()> {
     let mut dirs = std::collections::BTreeSet::new();
     dirs.insert(place.dir.clone());
     dirs.insert(layout.installed.clone());
+    dirs.insert(layout.archive.clone());
+    // The patch directory is copied into patches under a temporary name across filesystems.
+    dirs.insert(layout.patches.clone());
     let relatives = record
         .resources
         .iter()
@@ -166,6 +169,20 @@ fn clear_temps(layout: &Layout, record: &Record) -> Result<()> {
         if let Some(parent) = relative.parent() {
             dirs.insert(layout.home.join(parent));
             dirs.insert(place.original(parent));
+        }
+    }
+    // Where an exploded web application is archived across filesystems, its copy is
+    // staged beside its place in this patch's archive directories.
+    let suffix = format!("-removed-{}", record.id);
+    if let Ok(entries) = tree.read_dir(&layout.archive, false) {
+        for entry in entries {
+            if entry.name.to_string_lossy().ends_with(&suffix) {
+                for exploded in webapp_dirs(record) {
+                    if let Some(parent) = exploded.parent() {
+                        dirs.insert(layout.archive.join(&entry.name).join(parent));
+                    }
+                }
+            }
         }
     }
     for dir in dirs {
@@ -194,7 +211,13 @@ fn add(layout: &Layout, record: &Record) -> Result<Vec<String>> {
     let staged = place.patch(&record.patch_dir);
     if record.placed_patch_dir && exists(layout, &staged)?.is_some() {
         let to = layout.patches.join(&record.patch_dir);
-        if exists(layout, &to)?.is_some() {
+        let copied_already = exists(layout, &to)? == Some(Kind::Dir)
+            && installed::files_of(layout, &to)? == installed::files_of(layout, &staged)?;
+        if copied_already {
+            // Copied across filesystems, and interrupted before the staged copy was removed.
+            steps::remove_dir_all(tree, &staged, "remove after copying")?;
+            sync_parent(tree, &staged)?;
+        } else if exists(layout, &to)?.is_some() {
             return Err(Error::bad_input(
                 &to,
                 format!(
@@ -207,9 +230,11 @@ fn add(layout: &Layout, record: &Record) -> Result<Vec<String>> {
                 ),
             ));
         }
-        relocate::move_dir(tree, &staged, &to)?;
-        sync_dir(tree, &layout.patches)?;
-        sync_parent(tree, &staged)?;
+        if !copied_already {
+            relocate::move_dir(tree, &staged, &to)?;
+            sync_dir(tree, &layout.patches)?;
+            sync_parent(tree, &staged)?;
+        }
         done.push(format!("Placed {} from {}", record.patch_dir, record.id));
     }
     for encoded in &record.exploded {
@@ -319,11 +344,10 @@ fn remove(layout: &Layout, record: &Record) -> Result<Vec<String>> {
                     // The operator's edits: a copy is kept, and the file is replaced
                     // whole below, never missing in between.
                     let kept = archived(&relative)?;
-                    let dir = kept.parent().unwrap_or(&layout.archive);
-                    let (temp, _, _) = steps::copy_to_temp(tree, &dest, dir, None)?;
+                    let (temp, _, _) = steps::copy_to_temp(tree, &dest, &layout.archive, None)?;
                     steps::sync_file(tree, &temp)?;
                     steps::rename(tree, &temp, &kept, "rename into")?;
-                    sync_dir(tree, dir)?;
+                    sync_parent(tree, &kept)?;
                     done.push(format!(
                         "Archived {} (changed since {} placed it) to {}",
                         relative.display(),
@@ -462,11 +486,12 @@ fn move_out(layout: &Layout, from: &Path, to: &Path) -> Result<()> {
         match steps::try_rename(tree, from, to) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {
-                let dir = to.parent().unwrap_or(&layout.metadata);
-                let (temp, _, _) = steps::copy_to_temp(tree, from, dir, None)?;
+                // `to` is in the archive: staged in its own directory, where a later run
+                // looks for leftovers.
+                let (temp, _, _) = steps::copy_to_temp(tree, from, &layout.archive, None)?;
                 steps::sync_file(tree, &temp)?;
                 steps::rename(tree, &temp, to, "rename into")?;
-                sync_dir(tree, dir)?;
+                sync_parent(tree, to)?;
                 steps::remove_file(tree, from)?;
             }
             Err(e) => return Err(Error::write("move", from, e)),

@@ -20,14 +20,7 @@ use super::steps::{self, sync_dir, sync_parent};
 /// Moves the directory `from` to `to` (same parent as other moves: the caller flushes
 /// both directories): by a rename, else by a durable copy and a removal.
 pub fn move_dir(tree: &Tree, from: &Path, to: &Path) -> Result<()> {
-    // The debug builds' switch to take the copying way on any filesystem (the crash
-    // sweeps run it so).
-    let renamed =
-        if cfg!(debug_assertions) && std::env::var_os("CARBON_PATCH_CROSS_DEVICE").is_some() {
-            crate::fault::step().and(Err(std::io::Error::from_raw_os_error(libc::EXDEV)))
-        } else {
-            steps::try_rename(tree, from, to)
-        };
+    let renamed = steps::try_rename(tree, from, to);
     match renamed {
         Ok(()) => return Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {

@@ -34,8 +34,28 @@ pub fn create_dir(tree: &Tree, dir: &Path) -> io::Result<()> {
     tree.create_dir(dir)
 }
 
+/// Whether the debug builds' switch `CARBON_PATCH_CROSS_DEVICE` is set: every move and
+/// hard link that may cross filesystems ([`try_rename`], [`hard_link`]) then fails as if
+/// it did (`EXDEV`), so the crash sweeps run the copying fallbacks on any filesystem.
+/// Release builds never read it.
+fn crossing_forced() -> bool {
+    static FORCED: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| {
+        cfg!(debug_assertions) && std::env::var_os("CARBON_PATCH_CROSS_DEVICE").is_some()
+    });
+    *FORCED
+}
+
+fn crossed() -> io::Error {
+    io::Error::from_raw_os_error(libc::EXDEV)
+}
+
+/// Hard-links `from` at `to`, handing the `io::Error` back so the caller can copy instead
+/// across filesystems.
 pub fn hard_link(tree: &Tree, from: &Path, to: &Path) -> io::Result<()> {
     fault::step()?;
+    if crossing_forced() {
+        return Err(crossed());
+    }
     tree.hard_link(from, to)
 }
 
@@ -149,6 +169,9 @@ pub fn rename(tree: &Tree, from: &Path, to: &Path, what: &'static str) -> Result
 /// Renames, handing the `io::Error` back so the caller can handle a cross-device move.
 pub fn try_rename(tree: &Tree, from: &Path, to: &Path) -> io::Result<()> {
     fault::step()?;
+    if crossing_forced() {
+        return Err(crossed());
+    }
     tree.rename(from, to)
 }
 

@@ -525,12 +525,18 @@ fn check_reports_the_pre_flight_and_changes_nothing() {
 
 /// Runs `carbon-patch <args> <home>` with the fault `fault` armed; `None` when the run
 /// finished (the fault's step was never reached), else whether it was killed.
-fn run_with_fault(env: &Env, args: &[&str], fault: &str) -> std::process::Output {
+fn run_with_fault(
+    env: &Env,
+    args: &[&str],
+    fault: &str,
+    vars: &[(&str, &str)],
+) -> std::process::Output {
     let mut all: Vec<&str> = args.to_vec();
     let home = s(&env.home.root).to_string();
     all.push(&home);
     std::process::Command::new(env!("CARGO_BIN_EXE_carbon-patch"))
         .args(&all)
+        .envs(vars.iter().copied())
         .env("CARBON_PATCH_FAULT", fault)
         .env_remove("CARBON_HOME")
         .env("NO_COLOR", "1")
@@ -554,6 +560,7 @@ fn temporaries(env: &Env) -> Vec<PathBuf> {
 fn sweep(
     setup: impl Fn() -> Env,
     args: impl Fn(&Env) -> Vec<String>,
+    vars: &[(&str, &str)],
     between: impl Fn(&Env, &str),
 ) -> usize {
     let reference = {
@@ -567,7 +574,7 @@ fn sweep(
         let env = setup();
         let args = args(&env);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let output = run_with_fault(&env, &args, &format!("abort@{n}"));
+        let output = run_with_fault(&env, &args, &format!("abort@{n}"), vars);
         if output.status.success() {
             assert_same_files(
                 &reference,
@@ -640,6 +647,7 @@ fn an_add_killed_at_any_step_is_finished_by_the_next_add() {
     let steps = sweep(
         setup,
         |env| vec!["add".into(), s(&zip_of(env, &archive)).into()],
+        &[],
         |env, what| assert_resources_old_or_new(env, &id, what),
     );
     eprintln!("swept {steps} steps");
@@ -659,10 +667,43 @@ fn a_remove_killed_at_any_step_is_finished_by_the_next_remove() {
     let steps = sweep(
         setup,
         |_| vec!["remove".into(), id.clone()],
+        &[],
         |env, what| assert_resources_old_or_new(env, &id, what),
     );
     eprintln!("swept {steps} steps");
     assert!(steps > 20, "only {steps} steps swept");
+}
+
+/// Where a move cannot be a rename (the patches directory on another filesystem than the
+/// product's files; the debug build's switch makes every such move copy), `add` and
+/// `remove` copy, flush, then remove: killed at any step, the next run finishes.
+#[test]
+fn an_add_and_a_remove_copying_across_filesystems_killed_at_any_step_are_finished() {
+    let archive = patch16();
+    let id = archive.id();
+    let cross = [("CARBON_PATCH_CROSS_DEVICE", "1")];
+    let added = sweep(
+        || {
+            let env = product();
+            env.apply().code(0);
+            env
+        },
+        |env| vec!["add".into(), s(&zip_of(env, &archive)).into()],
+        &cross,
+        |env, what| assert_resources_old_or_new(env, &id, what),
+    );
+    let removed = sweep(
+        || {
+            let env = product();
+            env.apply().code(0);
+            env.cmd("add", &[s(&zip_of(&env, &archive))]).code(0);
+            env
+        },
+        |_| vec!["remove".into(), id.clone()],
+        &cross,
+        |env, what| assert_resources_old_or_new(env, &id, what),
+    );
+    eprintln!("across filesystems: add {added} steps, remove {removed} steps swept");
 }
 
 #[test]

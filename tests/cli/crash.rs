@@ -355,7 +355,7 @@ fn a_rollback_aborted_at_any_step_is_finished_by_the_next_run() {
 /// Where entries cannot be renamed aside (another filesystem, an overlay's lower layer),
 /// rollback copies them and removes the originals; killed at any step of that, the next
 /// run still finishes the job and nothing is lost. The debug build's switch makes every
-/// directory move take that way.
+/// move and hard link that may cross filesystems take that way.
 #[test]
 fn a_rollback_copying_entries_aside_aborted_at_any_step_is_finished_by_the_next_run() {
     let steps = sweep_with(
@@ -365,6 +365,20 @@ fn a_rollback_copying_entries_aside_aborted_at_any_step_is_finished_by_the_next_
         &[("CARBON_PATCH_CROSS_DEVICE", "1")],
     );
     eprintln!("rollback copying entries aside: {steps} steps swept");
+}
+
+/// An apply that archives files (what it replaced, what a removed patch had added) into a
+/// metadata dir on another filesystem copies them there instead of linking or renaming;
+/// killed at any step, the next run finishes and nothing is lost.
+#[test]
+fn an_apply_archiving_across_filesystems_aborted_at_any_step_is_finished_by_the_next_run() {
+    let steps = sweep_with(
+        changed_product,
+        "apply",
+        Fault::Abort,
+        &[("CARBON_PATCH_CROSS_DEVICE", "1")],
+    );
+    eprintln!("apply archiving across filesystems: {steps} steps swept");
 }
 
 #[test]
