@@ -32,6 +32,15 @@ fi
     'ansible-core==2.19.14' 'cargo-zigbuild==0.24.1' 'ziglang==0.15.2'
 
 # --- cargo tools (section: packages) ------------------------------------------------------
-# (filled in by the release work)
+# scripts/release.sh builds the .deb and the .rpm with Debian's dpkg-deb and rpmbuild (from the
+# rpm package above), not cargo-deb and cargo-generate-rpm: `cargo install --locked
+# cargo-deb@3.8.0 cargo-generate-rpm@0.21.1` took 5 min 56 s on 2 cores, dpkg-deb and
+# rpmbuild take seconds. What it needs from here: rpmbuild, and every crate of Cargo.lock in
+# cargo's cache, so the release build (tests/release.rs runs it with CARGO_NET_OFFLINE) never
+# reaches the network.
+if ! command -v rpmbuild >/dev/null || ! command -v dpkg-deb >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends rpm dpkg >/dev/null
+fi
+cargo fetch --locked --target x86_64-unknown-linux-gnu
 
 echo "tools ready in $tools"
