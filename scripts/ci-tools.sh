@@ -30,6 +30,14 @@ if [ ! -x "$tools/venv/bin/python" ]; then
 fi
 "$tools/venv/bin/pip" install -q --disable-pip-version-check \
     'ansible-core==2.19.14' 'cargo-zigbuild==0.24.1' 'ziglang==0.15.2'
+# `ansible-test sanity` builds its own environment per test and would fetch their packages
+# (and a pip bootstrap script) from the network at test time: the wheels it needs are
+# downloaded here once, and contrib/ansible/tests/sanity.sh points it at them.
+reqs=$("$tools/venv/bin/python" -c 'import ansible_test, os; print(os.path.join(os.path.dirname(ansible_test.__file__), "_data", "requirements"))')
+"$tools/venv/bin/pip" download -q --disable-pip-version-check --only-binary=:all: -d "$tools/wheels" 'pip==24.2' \
+    -r "$reqs/sanity.ansible-doc.txt" -r "$reqs/sanity.import.txt" -r "$reqs/sanity.import.plugin.txt" \
+    -r "$reqs/sanity.pep8.txt" -r "$reqs/sanity.pylint.txt" -r "$reqs/sanity.runtime-metadata.txt" \
+    -r "$reqs/sanity.validate-modules.txt" -r "$reqs/sanity.yamllint.txt"
 
 # --- cargo tools (section: packages) ------------------------------------------------------
 # scripts/release.sh builds the .deb and the .rpm with Debian's dpkg-deb and rpmbuild (from the
