@@ -52,6 +52,13 @@ fn run_script(script: &str, envs: &[(&str, OsString)]) -> Option<String> {
         .or_else(|| stdout.lines().last().map(str::to_owned))
         .unwrap_or_default();
     let _ = writeln!(std::io::stderr(), "{script}: {last}");
+    // CI installs every tool (scripts/ci-tools.sh) and says so: a skip there is a failure.
+    if let Some(skip) = &skipped {
+        assert!(
+            std::env::var_os("CARBON_PATCH_REQUIRE_TOOLS").is_none_or(|v| v != "1"),
+            "CARBON_PATCH_REQUIRE_TOOLS=1 but {script} skipped: {skip}"
+        );
+    }
     skipped
 }
 

@@ -464,6 +464,13 @@ fn collection_tarball_name(galaxy: &str) -> String {
 #[test]
 fn release_builds_a_portable_binary_and_packages_that_install() {
     let missing = missing_tools();
+    // CI installs every tool (scripts/ci-tools.sh) and says so: a skip there is a failure.
+    assert!(
+        missing.is_empty()
+            || std::env::var_os("CARBON_PATCH_REQUIRE_TOOLS").is_none_or(|v| v != "1"),
+        "CARBON_PATCH_REQUIRE_TOOLS=1 but missing: {}",
+        missing.join("; ")
+    );
     if !missing.is_empty() {
         println!(
             "SKIPPED: release artefacts not built or checked; missing: {} (run scripts/ci-tools.sh)",
