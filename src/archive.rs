@@ -450,7 +450,8 @@ fn shown(name: &[u8]) -> crate::names::Shown<'_> {
 
 /// Checks one entry name: relative, `/`-separated, no empty, `.` or `..` component, no
 /// backslash or control character, no reserved name, not too long or deep, UTF-8.
-fn check_name(name: &[u8]) -> std::result::Result<(), &'static str> {
+/// Shared with `pack`, which checks a product distribution's entries the same way.
+pub(crate) fn check_name(name: &[u8]) -> std::result::Result<(), &'static str> {
     if name.is_empty() {
         return Err("has an empty name");
     }
@@ -485,6 +486,39 @@ fn check_name(name: &[u8]) -> std::result::Result<(), &'static str> {
     Ok(())
 }
 
+/// Checks one entry of a ZIP's central directory before a byte of it is inflated: its
+/// name ([`check_name`]), its kind (a file or a directory, by its Unix mode: no link, no
+/// special file) and its compression ratio (a file over [`RATIO_FLOOR`] inflating more than
+/// [`MAX_RATIO`] times is a bomb). `holder` says what may hold only files and directories
+/// (`a patch`, `a product`). Returns why the entry is refused, to follow its name.
+pub(crate) fn check_zip_entry<R: Read>(
+    entry: &zip::read::ZipFile<'_, R>,
+    holder: &str,
+) -> std::result::Result<(), String> {
+    check_name(entry.name_raw()).map_err(str::to_string)?;
+    let mode = entry.unix_mode().unwrap_or(0);
+    let kind = mode & 0o170000;
+    if entry.is_symlink() || kind == 0o120000 {
+        return Err(format!(
+            "is a symbolic link; {holder} holds only files and directories"
+        ));
+    }
+    let dir = entry.is_dir();
+    if !matches!(kind, 0 | 0o100000 | 0o040000) || (kind == 0o040000) != dir && kind != 0 {
+        return Err(format!(
+            "is a special file (mode {mode:o}); {holder} holds only files and directories"
+        ));
+    }
+    let size = entry.size();
+    if size > RATIO_FLOOR && size / entry.compressed_size().max(1) > MAX_RATIO {
+        return Err(format!(
+            "would inflate {} bytes to {size}, more than {MAX_RATIO} times (a zip bomb?)",
+            entry.compressed_size()
+        ));
+    }
+    Ok(())
+}
+
 /// Lists a ZIP's central directory, checking every entry before a byte is inflated.
 fn list_zip(path: &Path, file: &File) -> Result<Vec<Listed>> {
     let bad = |message: String| bad_archive(path, message);
@@ -504,35 +538,16 @@ fn list_zip(path: &Path, file: &File) -> Result<Vec<Listed>> {
             .by_index_raw(index)
             .map_err(|e| bad(format!("entry {index} cannot be read ({e})")))?;
         let name = entry.name_raw().to_vec();
-        check_name(&name).map_err(|why| bad(format!("entry `{}` {why}", shown(&name))))?;
+        check_zip_entry(&entry, "a patch")
+            .map_err(|why| bad(format!("entry `{}` {why}", shown(&name))))?;
         let mode = entry.unix_mode().unwrap_or(0);
-        let kind = mode & 0o170000;
-        if entry.is_symlink() || kind == 0o120000 {
-            return Err(bad(format!(
-                "entry `{}` is a symbolic link; a patch holds only files and directories",
-                shown(&name)
-            )));
-        }
         let dir = entry.is_dir();
-        if !matches!(kind, 0 | 0o100000 | 0o040000) || (kind == 0o040000) != dir && kind != 0 {
-            return Err(bad(format!(
-                "entry `{}` is a special file (mode {mode:o}); a patch holds only files and directories",
-                shown(&name)
-            )));
-        }
         let size = entry.size();
         total = total.saturating_add(size);
         if total > MAX_TOTAL {
             return Err(bad(format!(
                 "its files would take more than {} GiB unpacked (a zip bomb?)",
                 MAX_TOTAL >> 30
-            )));
-        }
-        if size > RATIO_FLOOR && size / entry.compressed_size().max(1) > MAX_RATIO {
-            return Err(bad(format!(
-                "entry `{}` would inflate {} bytes to {size}, more than {MAX_RATIO} times (a zip bomb?)",
-                shown(&name),
-                entry.compressed_size()
             )));
         }
         listed.push(Listed {
