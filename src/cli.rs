@@ -92,6 +92,13 @@ enum CliCommand {
         after_help = "Exits 1 when a check fails, 0 when only warnings (or nothing) were found.\n\nExample:\n  carbon-patch check /opt/wso2am-2.6.0\n  carbon-patch check WSO2-CARBON-PATCH-4.4.0-0016.zip /opt/wso2am-2.6.0"
     )]
     Check(CheckArgs),
+    /// Build a reproducible patched product ZIP: unpack a distribution privately, add the
+    /// patch archives and apply (as `add` does), verify, and zip it again with a record of
+    /// what went in.
+    #[command(
+        after_help = "The same inputs give the same bytes: every entry is dated SOURCE_DATE_EPOCH when set, else the\nnewest input. The record is <top>/repository/components/patches/.metadata/carbon-patch-pack.json\n(docs/PACK.md).\n\nExample:\n  carbon-patch pack wso2am-2.6.0.zip WSO2-CARBON-PATCH-4.4.0-0016.zip -o wso2am-2.6.0-p16.zip\n  SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) carbon-patch pack --format json base.zip patches/*.zip -o out.zip"
+    )]
+    Pack(PackArgs),
     /// Print a shell completion script to stdout.
     #[command(
         after_help = "Example:\n  carbon-patch completions bash > /etc/bash_completion.d/carbon-patch\n  carbon-patch completions zsh > \"${fpath[1]}/_carbon-patch\""
@@ -113,7 +120,7 @@ enum CliCommand {
 }
 
 /// The subcommands that have a page of their own (`carbon-patch man <subcommand>`).
-const SUBCOMMANDS: [&str; 10] = [
+const SUBCOMMANDS: [&str; 11] = [
     "apply",
     "verify",
     "rollback",
@@ -123,11 +130,12 @@ const SUBCOMMANDS: [&str; 10] = [
     "add",
     "remove",
     "check",
+    "pack",
     "completions",
 ];
 
 /// The man page name of each subcommand.
-const PAGE_NAMES: [(&str, &str); 10] = [
+const PAGE_NAMES: [(&str, &str); 11] = [
     ("apply", "carbon-patch-apply"),
     ("verify", "carbon-patch-verify"),
     ("rollback", "carbon-patch-rollback"),
@@ -137,6 +145,7 @@ const PAGE_NAMES: [(&str, &str); 10] = [
     ("add", "carbon-patch-add"),
     ("remove", "carbon-patch-remove"),
     ("check", "carbon-patch-check"),
+    ("pack", "carbon-patch-pack"),
     ("completions", "carbon-patch-completions"),
 ];
 
@@ -253,6 +262,25 @@ struct CheckArgs {
     format: CliFormat,
 }
 
+#[derive(Debug, Args)]
+struct PackArgs {
+    /// The product's distribution ZIP, as WSO2 ships it (one top directory).
+    #[arg(value_name = "PRODUCT_ZIP")]
+    product: PathBuf,
+    /// Patch archives (ZIP files or directories), added in this order.
+    #[arg(value_name = "ARCHIVE|DIR", required = true)]
+    archives: Vec<PathBuf>,
+    /// Where to write the patched ZIP (replaced when it exists; never an input).
+    #[arg(short, long, value_name = "OUT.zip", required = true)]
+    output: PathBuf,
+    /// Add a patch whose Applies To names another kernel.
+    #[arg(long)]
+    force: bool,
+    /// Report format on stdout: text or json (docs/json.md).
+    #[arg(long, value_enum, default_value_t = CliFormat::Text, value_name = "FORMAT")]
+    format: CliFormat,
+}
+
 /// Splits `items` into the archives or patches and PRODUCT_HOME: the last item is the
 /// home when it is a Carbon product (holds `repository/components/plugins`).
 fn split_home(mut items: Vec<PathBuf>) -> (Vec<PathBuf>, Option<PathBuf>) {
@@ -323,6 +351,8 @@ pub enum Command {
     Remove,
     /// `check [archive]...`.
     Check,
+    /// `pack <product zip> <archive>... -o <out>`.
+    Pack,
     /// `completions <shell>`.
     Completions(Shell),
     /// `man [subcommand]`.
@@ -342,6 +372,7 @@ impl Command {
             Command::Add => "add",
             Command::Remove => "remove",
             Command::Check => "check",
+            Command::Pack => "pack",
             Command::Completions(_) => "completions",
             Command::Man(_) => "man",
         }
@@ -432,6 +463,8 @@ pub struct Config {
     pub patch_ids: Vec<String>,
     /// `--no-apply`.
     pub no_apply: bool,
+    /// `pack -o`: where the patched ZIP goes.
+    pub output: Option<PathBuf>,
     /// Whether the text report on stdout is coloured: decided once by [`crate::run`] from
     /// `color`, `NO_COLOR` and whether stdout is a terminal.
     pub paint: bool,
@@ -448,7 +481,20 @@ impl Config {
         let mut archives = Vec::new();
         let mut patch_ids = Vec::new();
         let mut no_apply = false;
+        let mut output = None;
         let (command, home, dry_run, force, no_cache, format) = match cli.command {
+            CliCommand::Pack(p) => {
+                archives = p.archives;
+                output = Some(p.output);
+                (
+                    Command::Pack,
+                    Some(p.product),
+                    false,
+                    p.force,
+                    true,
+                    json(p.format),
+                )
+            }
             CliCommand::Add(a) => {
                 let (items, home) = split_home(a.items);
                 archives = items;
@@ -591,6 +637,7 @@ impl Config {
             archives,
             patch_ids,
             no_apply,
+            output,
         }
     }
 }

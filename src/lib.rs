@@ -26,6 +26,7 @@ pub mod log;
 pub mod manifest;
 pub mod metadata;
 pub mod names;
+pub mod pack;
 pub mod plan;
 pub mod preflight;
 pub mod privilege;
@@ -78,6 +79,7 @@ pub fn run(config: &Config) -> u8 {
         Command::Add => cmd::add::run(config),
         Command::Remove => cmd::remove::run(config),
         Command::Check => cmd::check::run(config),
+        Command::Pack => cmd::pack::run(config),
         Command::Completions(shell) => return print(&cli::completions(shell)),
         Command::Man(subcommand) => {
             return print(&cli::man_page(subcommand).unwrap_or_default());

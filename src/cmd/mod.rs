@@ -5,6 +5,7 @@ pub mod add;
 pub mod apply;
 pub mod check;
 pub mod history;
+pub mod pack;
 pub mod plan;
 pub mod remove;
 pub mod rollback;

@@ -7,6 +7,7 @@
 pub mod archives;
 mod json;
 mod junit;
+pub mod pack;
 mod status;
 mod text;
 
@@ -133,6 +134,7 @@ enum Body {
     Status(Box<Inventory>),
     History(HistoryReport),
     Archives(Box<archives::ArchivesReport>),
+    Pack(Box<pack::PackReport>),
 }
 
 /// PRODUCT_HOME and where it came from.
@@ -537,11 +539,47 @@ pub fn archives(config: &Config, report: archives::ArchivesReport) -> Report {
     }
 }
 
+/// The report of `pack`; `product_home` names the distribution ZIP.
+pub fn pack(config: &Config, report: pack::PackReport) -> Report {
+    Report {
+        command: config.command.name(),
+        product_home: product_home(config),
+        body: Body::Pack(Box::new(report)),
+    }
+}
+
+impl ApplyReport {
+    /// The names of the apply order's entries.
+    pub fn order_names(&self) -> Vec<String> {
+        self.apply_order.iter().map(|e| e.name.clone()).collect()
+    }
+}
+
 impl Report {
     /// The apply's own report, when this is one (for `add` and `remove`, which apply).
     pub fn into_apply(self) -> Option<ApplyReport> {
         match self.body {
             Body::Apply(apply) => Some(apply),
+            _ => None,
+        }
+    }
+
+    /// The report of `add`, `remove` or `check`, when this is one (for `pack`, which adds).
+    pub fn into_archives(self) -> Option<archives::ArchivesReport> {
+        match self.body {
+            Body::Archives(report) => Some(*report),
+            _ => None,
+        }
+    }
+
+    /// For a `verify` report: how many bundles it checked, and the message of each
+    /// problem it found.
+    pub fn verification(&self) -> Option<(usize, Vec<String>)> {
+        match &self.body {
+            Body::Verify(v) => Some((
+                v.bundles.len(),
+                v.problems.iter().map(|p| p.message.clone()).collect(),
+            )),
             _ => None,
         }
     }
@@ -560,6 +598,9 @@ impl Report {
             }
             (Format::Text, Body::Archives(report)) => {
                 archives::render(&self.product_home, self.command, report, text::Paint(paint))
+            }
+            (Format::Text, Body::Pack(report)) => {
+                pack::render(&self.product_home, report, text::Paint(paint))
             }
             (Format::Text, _) => text::render(self, text::Paint(paint)),
         }
