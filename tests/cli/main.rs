@@ -20,6 +20,7 @@ mod layout;
 mod log_and_metadata;
 mod names;
 mod order;
+mod pack;
 mod plan;
 mod properties;
 mod recovery;
