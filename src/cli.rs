@@ -99,6 +99,12 @@ enum CliCommand {
         after_help = "The same inputs give the same bytes: every entry is dated SOURCE_DATE_EPOCH when set, else the\nnewest input. The record is <top>/repository/components/patches/.metadata/carbon-patch-pack.json\n(docs/PACK.md).\n\nExample:\n  carbon-patch pack wso2am-2.6.0.zip WSO2-CARBON-PATCH-4.4.0-0016.zip -o wso2am-2.6.0-p16.zip\n  SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) carbon-patch pack --format json base.zip patches/*.zip -o out.zip"
     )]
     Pack(PackArgs),
+    /// Compare, read-only, the configuration of two packs and a live server: what the vendor
+    /// changed, what you changed, and where both did.
+    #[command(
+        after_help = "Covers repository/conf/**, bin/*.sh and bin/*.bat, repository/resources/** (keystores by MD5),\nand the *.xml, *.properties, *.toml, *.yaml and *.yml under repository/deployment/server/.\nExits 1 when a file is in conflict (both changed it), 0 otherwise.\n\nExample:\n  carbon-patch drift wso2am-2.6.0-p15.zip wso2am-2.6.0-p16.zip /opt/wso2am-2.6.0\n  carbon-patch drift --format json old/ new.zip | jq '.files[] | select(.class == \"conflict\")'"
+    )]
+    Drift(DriftArgs),
     /// Print a shell completion script to stdout.
     #[command(
         after_help = "Example:\n  carbon-patch completions bash > /etc/bash_completion.d/carbon-patch\n  carbon-patch completions zsh > \"${fpath[1]}/_carbon-patch\""
@@ -120,7 +126,7 @@ enum CliCommand {
 }
 
 /// The subcommands that have a page of their own (`carbon-patch man <subcommand>`).
-const SUBCOMMANDS: [&str; 11] = [
+const SUBCOMMANDS: [&str; 12] = [
     "apply",
     "verify",
     "rollback",
@@ -131,11 +137,12 @@ const SUBCOMMANDS: [&str; 11] = [
     "remove",
     "check",
     "pack",
+    "drift",
     "completions",
 ];
 
 /// The man page name of each subcommand.
-const PAGE_NAMES: [(&str, &str); 11] = [
+const PAGE_NAMES: [(&str, &str); 12] = [
     ("apply", "carbon-patch-apply"),
     ("verify", "carbon-patch-verify"),
     ("rollback", "carbon-patch-rollback"),
@@ -146,6 +153,7 @@ const PAGE_NAMES: [(&str, &str); 11] = [
     ("remove", "carbon-patch-remove"),
     ("check", "carbon-patch-check"),
     ("pack", "carbon-patch-pack"),
+    ("drift", "carbon-patch-drift"),
     ("completions", "carbon-patch-completions"),
 ];
 
@@ -281,6 +289,22 @@ struct PackArgs {
     format: CliFormat,
 }
 
+#[derive(Debug, Args)]
+struct DriftArgs {
+    /// The pack the live server was built from (a ZIP or a directory).
+    #[arg(value_name = "OLD_PACK")]
+    old: PathBuf,
+    /// The new pack (a ZIP or a directory).
+    #[arg(value_name = "NEW_PACK")]
+    new: PathBuf,
+    /// The live server's product home (default: $CARBON_HOME, else the current directory).
+    #[arg(value_name = "LIVE_HOME")]
+    home: Option<PathBuf>,
+    /// Report format on stdout: text or json (docs/json.md).
+    #[arg(long, value_enum, default_value_t = CliFormat::Text, value_name = "FORMAT")]
+    format: CliFormat,
+}
+
 /// Splits `items` into the archives or patches and PRODUCT_HOME: the last item is the
 /// home when it is a Carbon product (holds `repository/components/plugins`).
 fn split_home(mut items: Vec<PathBuf>) -> (Vec<PathBuf>, Option<PathBuf>) {
@@ -353,6 +377,8 @@ pub enum Command {
     Check,
     /// `pack <product zip> <archive>... -o <out>`.
     Pack,
+    /// `drift <old pack> <new pack> [live home]`.
+    Drift,
     /// `completions <shell>`.
     Completions(Shell),
     /// `man [subcommand]`.
@@ -373,6 +399,7 @@ impl Command {
             Command::Remove => "remove",
             Command::Check => "check",
             Command::Pack => "pack",
+            Command::Drift => "drift",
             Command::Completions(_) => "completions",
             Command::Man(_) => "man",
         }
@@ -465,6 +492,8 @@ pub struct Config {
     pub no_apply: bool,
     /// `pack -o`: where the patched ZIP goes.
     pub output: Option<PathBuf>,
+    /// `drift`: the old and the new pack.
+    pub packs: Vec<PathBuf>,
     /// Whether the text report on stdout is coloured: decided once by [`crate::run`] from
     /// `color`, `NO_COLOR` and whether stdout is a terminal.
     pub paint: bool,
@@ -482,6 +511,7 @@ impl Config {
         let mut patch_ids = Vec::new();
         let mut no_apply = false;
         let mut output = None;
+        let mut packs = Vec::new();
         let (command, home, dry_run, force, no_cache, format) = match cli.command {
             CliCommand::Pack(p) => {
                 archives = p.archives;
@@ -494,6 +524,10 @@ impl Config {
                     true,
                     json(p.format),
                 )
+            }
+            CliCommand::Drift(d) => {
+                packs = vec![d.old, d.new];
+                (Command::Drift, d.home, false, false, false, json(d.format))
             }
             CliCommand::Add(a) => {
                 let (items, home) = split_home(a.items);
@@ -638,6 +672,7 @@ impl Config {
             patch_ids,
             no_apply,
             output,
+            packs,
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod cli;
 mod cmd;
 pub mod digest;
 pub mod discover;
+pub mod drift;
 pub mod error;
 pub mod execute;
 pub mod exit_codes;
@@ -80,6 +81,7 @@ pub fn run(config: &Config) -> u8 {
         Command::Remove => cmd::remove::run(config),
         Command::Check => cmd::check::run(config),
         Command::Pack => cmd::pack::run(config),
+        Command::Drift => cmd::drift::run(config),
         Command::Completions(shell) => return print(&cli::completions(shell)),
         Command::Man(subcommand) => {
             return print(&cli::man_page(subcommand).unwrap_or_default());

@@ -4,6 +4,7 @@
 pub mod add;
 pub mod apply;
 pub mod check;
+pub mod drift;
 pub mod history;
 pub mod pack;
 pub mod plan;

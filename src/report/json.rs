@@ -53,6 +53,7 @@ pub fn render(report: &Report, warnings: &[String], code: u8) -> String {
         Body::History(b) => doc(report, warnings, code, b),
         Body::Archives(b) => doc(report, warnings, code, b.as_ref()),
         Body::Pack(b) => doc(report, warnings, code, b.as_ref()),
+        Body::Drift(b) => doc(report, warnings, code, b.as_ref()),
     }
 }
 

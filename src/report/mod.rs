@@ -5,6 +5,7 @@
 //! converted to text lossily (non-UTF-8 bytes become U+FFFD).
 
 pub mod archives;
+pub mod drift;
 mod json;
 mod junit;
 pub mod pack;
@@ -135,6 +136,7 @@ enum Body {
     History(HistoryReport),
     Archives(Box<archives::ArchivesReport>),
     Pack(Box<pack::PackReport>),
+    Drift(Box<drift::DriftReport>),
 }
 
 /// PRODUCT_HOME and where it came from.
@@ -548,6 +550,15 @@ pub fn pack(config: &Config, report: pack::PackReport) -> Report {
     }
 }
 
+/// The report of `drift`; `product_home` names the live server.
+pub fn drift(config: &Config, report: drift::DriftReport) -> Report {
+    Report {
+        command: config.command.name(),
+        product_home: product_home(config),
+        body: Body::Drift(Box::new(report)),
+    }
+}
+
 impl ApplyReport {
     /// The names of the apply order's entries.
     pub fn order_names(&self) -> Vec<String> {
@@ -601,6 +612,9 @@ impl Report {
             }
             (Format::Text, Body::Pack(report)) => {
                 pack::render(&self.product_home, report, text::Paint(paint))
+            }
+            (Format::Text, Body::Drift(report)) => {
+                drift::render(&self.product_home, report, text::Paint(paint))
             }
             (Format::Text, _) => text::render(self, text::Paint(paint)),
         }

@@ -129,7 +129,9 @@ pub fn render(report: &Report, paint: Paint) -> String {
         Body::Apply(apply) => render_apply(&report.product_home, apply, paint),
         Body::Verify(verify) => render_verify(&report.product_home, verify, paint),
         Body::Rollback(rollback) => render_rollback(&report.product_home, rollback, paint),
-        Body::Status(_) | Body::History(_) | Body::Archives(_) | Body::Pack(_) => String::new(),
+        Body::Status(_) | Body::History(_) | Body::Archives(_) | Body::Pack(_) | Body::Drift(_) => {
+            String::new()
+        }
     }
 }
 

@@ -7,6 +7,7 @@ mod apply;
 mod archives;
 mod cache;
 mod crash;
+mod drift;
 mod errors;
 mod filesystems;
 mod hostile;
