@@ -84,7 +84,17 @@ pub fn run(config: &Config) -> Result<Output> {
     })?;
     warnings.extend(verified.warnings);
     let (bundles, problems) = verified.text.verification().unwrap_or_default();
-    let backup = relative(&home, &layout.backup);
+    // The backup first: it lies inside the metadata dir when patches are moved there.
+    let summed_up = vec![
+        (
+            relative(&home, &layout.backup),
+            "the backup of plugins, as the distribution held them",
+        ),
+        (
+            relative(&home, &layout.metadata),
+            "the runtime's and carbon-patch's records, each listed in the pack's record",
+        ),
+    ];
     let record_at = layout.metadata.join(pack::RECORD_NAME);
     let record_path = format!("{}/{}", distribution.top, relative(&home, &record_at));
     let verification = report::pack::Verification {
@@ -105,7 +115,7 @@ pub fn run(config: &Config) -> Result<Output> {
                     record_path,
                     verification,
                     record: None,
-                    backup,
+                    summed_up,
                     archives: items,
                 },
             ),
@@ -241,7 +251,7 @@ pub fn run(config: &Config) -> Result<Output> {
                 record_path,
                 verification,
                 record: Some(record),
-                backup,
+                summed_up: summed_up.clone(),
                 archives: items,
             },
         ),

@@ -33,9 +33,10 @@ pub struct PackReport {
     pub verification: Verification,
     /// The pack's record (what `record_path` holds); `null` when nothing was written.
     pub record: Option<Record>,
-    /// The backup directory, relative to the top (summed up in the text).
+    /// Directories whose added files the text sums up in one line (the backup,
+    /// carbon-patch's metadata): `(path relative to the top, what they hold)`.
     #[serde(skip)]
-    pub backup: String,
+    pub summed_up: Vec<(String, &'static str)>,
     /// The patch archives as `add` reported them (for a failed pack's text).
     #[serde(skip)]
     pub archives: Vec<super::archives::ArchiveItem>,
@@ -111,7 +112,7 @@ pub fn render(home: &ProductHome, report: &PackReport, paint: Paint) -> String {
         );
         return out;
     };
-    files(&mut out, record, &report.backup);
+    files(&mut out, record, &report.summed_up);
     if !record.manual_steps.is_empty() {
         let _ = writeln!(
             out,
@@ -172,8 +173,9 @@ fn verification(out: &mut String, v: &Verification, paint: Paint) {
     }
 }
 
-/// Every changed file with its MD5s; the backup's added files summed up in one line.
-fn files(out: &mut String, record: &Record, backup: &str) {
+/// Every changed file with its MD5s; the added files of each directory of `summed_up`
+/// in one line.
+fn files(out: &mut String, record: &Record, summed_up: &[(String, &'static str)]) {
     let count = |what: &str| record.files.iter().filter(|f| f.change == what).count();
     let _ = writeln!(
         out,
@@ -182,22 +184,23 @@ fn files(out: &mut String, record: &Record, backup: &str) {
         count("added"),
         count("removed")
     );
-    let prefix = format!("{backup}/");
-    let in_backup = |path: &str| !backup.is_empty() && path.starts_with(&prefix);
-    let backed_up = record
-        .files
-        .iter()
-        .filter(|f| f.change == "added" && in_backup(&f.path))
-        .count();
-    let mut said_backup = false;
+    let group = |path: &str| {
+        summed_up
+            .iter()
+            .position(|(dir, _)| !dir.is_empty() && path.starts_with(&format!("{dir}/")))
+    };
+    let mut said = vec![false; summed_up.len()];
     for file in &record.files {
-        if file.change == "added" && in_backup(&file.path) {
-            if !said_backup {
-                let _ = writeln!(
-                    out,
-                    "  added    {prefix}  ({backed_up} files: the backup of plugins, as the distribution held them)"
-                );
-                said_backup = true;
+        if let (Some(g), "added") = (group(&file.path), file.change.as_str()) {
+            if !said[g] {
+                let (dir, what) = &summed_up[g];
+                let n = record
+                    .files
+                    .iter()
+                    .filter(|f| f.change == "added" && group(&f.path) == Some(g))
+                    .count();
+                let _ = writeln!(out, "  added    {dir}/  ({n} files: {what})");
+                said[g] = true;
             }
             continue;
         }
