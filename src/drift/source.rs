@@ -349,16 +349,14 @@ fn walk(
             return Ok(());
         }
         Err(e) if matches!(crate::tree::refusal(&e), Some(crate::tree::Refused::Link)) => {
-            // The directory itself (or one above it) is a link.
-            let info = tree.lstat(&at).ok().flatten();
-            if info.is_some_and(|i| i.kind == Kind::Link) {
-                found.insert(
-                    text(dir),
-                    Seen::NotCompared(
-                        "is a symbolic link, which drift does not follow".to_string(),
-                    ),
-                );
-            }
+            // The directory itself, or one above it, is a link: what lies below is not
+            // read, and says so (rather than look removed).
+            found.insert(
+                text(dir),
+                Seen::NotCompared(
+                    "is, or lies behind, a symbolic link, which drift does not follow".to_string(),
+                ),
+            );
             return Ok(());
         }
         Err(e) => return Err(Error::input("list", &at, e)),

@@ -389,6 +389,26 @@ fn a_link_on_the_live_server_is_not_followed_but_reported() {
         "not_compared"
     );
     assert!(!run.stdout.contains("secret"));
+    // A whole directory of configuration behind a link: not compared, file by file.
+    let conf = sides.live.home.root.join("repository/conf");
+    let moved = sides
+        .live
+        .home
+        .root
+        .parent()
+        .unwrap()
+        .join("conf-elsewhere");
+    std::fs::rename(&conf, &moved).unwrap();
+    std::os::unix::fs::symlink(&moved, &conf).unwrap();
+    let run = drift(&sides, &sides.old_dir, &sides.new_dir, true);
+    // The keystore's conflict is outside repository/conf.
+    run.code(1);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let got = classes(&doc);
+    assert_eq!(got["repository/conf"], "not_compared");
+    assert_eq!(got["repository/conf/carbon.xml"], "not_compared");
+    assert_eq!(got["repository/conf/new.xml"], "not_compared");
+    assert_eq!(got["bin/wso2server.bat"], "keep_yours");
 }
 
 #[test]
