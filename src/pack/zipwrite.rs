@@ -809,6 +809,20 @@ mod tests {
     }
 
     #[test]
+    fn more_than_65535_entries_get_the_zip64_end_records() {
+        let items: Vec<Item> = (0..70_000)
+            .map(|i| Item {
+                name: format!("t/{i:05}/").into_bytes(),
+                file: None,
+            })
+            .collect();
+        let (bytes, summary) = written(items, DosTime::from_unix(1_600_000_000));
+        assert_eq!(summary.entries, 70_000);
+        let zip = zip::ZipArchive::new(std::io::Cursor::new(&bytes)).unwrap();
+        assert_eq!(zip.len(), 70_000);
+    }
+
+    #[test]
     fn a_file_larger_than_a_batch_is_streamed() {
         let dir = tempfile::tempdir().unwrap();
         let compressible: Vec<u8> = pseudo_random(BATCH + CHUNK / 2, 5)

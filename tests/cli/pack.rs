@@ -130,6 +130,7 @@ fn the_same_inputs_give_the_same_bytes_and_another_time_other_bytes() {
     let base = distribution(&env);
     let archive = patch16().write_zip(&work(&env));
     let out = |name: &str| work(&env).join(name);
+    let product_before = env.snapshot();
     for name in ["a.zip", "b.zip"] {
         pack(
             &env,
@@ -173,6 +174,11 @@ fn the_same_inputs_give_the_same_bytes_and_another_time_other_bytes() {
         };
         assert_eq!(entry.mode, want, "{}", entry.name);
     }
+    assert_same_tree(
+        &product_before,
+        &env.snapshot(),
+        "pack reads the distribution, never the tree it was zipped from",
+    );
     // The private directory is gone: beside the outputs only the inputs and outputs.
     assert_eq!(
         names_in(&work(&env)),
