@@ -531,6 +531,11 @@ fn list_zip(path: &Path, file: &File) -> Result<Vec<Listed>> {
             zip.len()
         )));
     }
+    // The ZIP reader keeps one of two entries of one name: which one a tool unpacks
+    // differs, so such an archive is refused whole.
+    if zip.has_duplicate_names() {
+        return Err(bad("it names an entry twice".into()));
+    }
     let mut total: u64 = 0;
     let mut listed = Vec::with_capacity(zip.len());
     for index in 0..zip.len() {

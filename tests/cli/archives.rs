@@ -455,6 +455,14 @@ fn hostile_archives_are_refused_naming_the_entry_and_nothing_changes() {
             "2 patch directories",
         ),
         (
+            "twice",
+            base(RawEntry::File {
+                name: format!("{top}/README.txt").into_bytes(),
+                bytes: b"Patch ID : other\n".to_vec(),
+            }),
+            "names an entry twice",
+        ),
+        (
             "no readme",
             vec![RawEntry::Dir {
                 name: format!("{top}/patch0050/").into_bytes(),
