@@ -213,10 +213,8 @@ round() {
     # The baseline copy and the first apply each start right after the same removal and
     # sync: file creation on ext4 slows down for a while after many files were removed.
     # coreutils 9's `cp -a` clones where the filesystem shares extents (--reflink=auto); the
-    # copy that writes every byte is measured too, for the filesystems that clone.
-    measure cp_plugins_never cp -a --reflink=never "$plugins_dir" "$work/cp-plugins"
-    rm -rf "$work/cp-plugins"
-    sync
+    # copy that writes every byte is measured at the end of the round, so the order of
+    # everything else stays as it was (ext4 creates files slower for a while after a removal).
     measure cp_plugins cp -a --reflink=auto "$plugins_dir" "$work/cp-plugins"
     rm -rf "$work/cp-plugins"
     sync
@@ -247,15 +245,21 @@ round() {
     rm -rf "$work/cp-back"
     mkdir "$work/cp-back"
     sync
-    measure cp_back_never sh -c 'xargs -0 cp --reflink=never -t "$2" <"$1"' sh "$work/replaced-files" "$work/cp-back"
-    rm -rf "$work/cp-back"
-    mkdir "$work/cp-back"
-    sync
     measure cp_back sh -c 'xargs -0 cp --reflink=auto -t "$2" <"$1"' sh "$work/replaced-files" "$work/cp-back"
     rm -rf "$work/cp-back"
     sync
 
     measure rollback "$bin" rollback "$home"
+
+    # The copies that write every byte (plugins now hold the backup's content again).
+    sync
+    measure cp_plugins_never cp -a --reflink=never "$plugins_dir" "$work/cp-plugins"
+    rm -rf "$work/cp-plugins"
+    mkdir "$work/cp-back"
+    sync
+    measure cp_back_never sh -c 'xargs -0 cp --reflink=never -t "$2" <"$1"' sh "$work/replaced-files" "$work/cp-back"
+    rm -rf "$work/cp-back"
+    sync
 }
 
 # count_and_size DIR: "<n> files, <size>" of the regular files under DIR.
