@@ -129,23 +129,12 @@ impl Archive {
             list_dir(&tree, path, path, &mut listed)?;
             (Source::Dir(tree, path.to_path_buf()), listed)
         } else {
-            // Opened without blocking (a FIFO planted under the archive's name must not
-            // hang a run as root), and read only if it is a regular file.
-            use std::os::unix::fs::OpenOptionsExt;
-            let file = std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-                .open(path)
-                .map_err(|e| Error::read("open", path, e))?;
-            let kind = crate::tree::Info::of_file(&file)
-                .map_err(|e| Error::read("inspect", path, e))?
-                .kind;
-            if kind != Kind::File {
-                return Err(bad_archive(
+            let file = open_regular(path, |kind| {
+                bad_archive(
                     path,
                     format!("it is {}, not a ZIP file or a directory", kind.describe()),
-                ));
-            }
+                )
+            })?;
             let listed = list_zip(path, &file)?;
             (Source::Zip(file), listed)
         };
@@ -425,6 +414,25 @@ impl Reader<'_> {
         }
         Ok(md5)
     }
+}
+
+/// Opens the operator's file at `path` for reading — without blocking (a FIFO planted
+/// under its name must not hang a run as root) — and refuses, through `refuse`, anything
+/// but a regular file. Callers open it before carbon-patch gives up root.
+pub(crate) fn open_regular(path: &Path, refuse: impl FnOnce(Kind) -> Error) -> Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| Error::read("open", path, e))?;
+    let kind = crate::tree::Info::of_file(&file)
+        .map_err(|e| Error::read("inspect", path, e))?
+        .kind;
+    if kind != Kind::File {
+        return Err(refuse(kind));
+    }
+    Ok(file)
 }
 
 /// Entries an archiver adds by itself, never part of a patch: `__MACOSX/...` (resource

@@ -17,7 +17,6 @@ use rayon::prelude::*;
 use crate::archive::check_zip_entry;
 use crate::digest::Md5Digest;
 use crate::error::{Error, Result};
-use crate::tree::Kind;
 
 /// The most entries a product distribution may hold (WSO2's largest hold tens of
 /// thousands).
@@ -122,21 +121,9 @@ fn shown(name: &[u8]) -> crate::names::Shown<'_> {
 /// Opens `path` (without blocking, and only a regular file), as the operator: the caller
 /// does this before it may give up root.
 pub fn open_file(path: &Path) -> Result<File> {
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
-        .map_err(|e| Error::read("open", path, e))?;
-    let kind = crate::tree::Info::of_file(&file)
-        .map_err(|e| Error::read("inspect", path, e))?
-        .kind;
-    if kind != Kind::File {
-        return Err(refused(
-            path,
-            format!("it is {}, not a ZIP file", kind.describe()),
-        ));
-    }
-    Ok(file)
+    crate::archive::open_regular(path, |kind| {
+        refused(path, format!("it is {}, not a ZIP file", kind.describe()))
+    })
 }
 
 impl Distribution {

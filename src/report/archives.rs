@@ -97,6 +97,24 @@ pub struct ArchivesReport {
     pub apply: Option<ApplyReport>,
 }
 
+/// An archive's JIRA ids and resource files (MD5 before and after), indented by `indent`:
+/// the lines `add`, `remove`, `check` and `status` print alike.
+pub(super) fn details(out: &mut String, item: &ArchiveItem, indent: &str) {
+    if !item.jira.is_empty() {
+        let _ = writeln!(out, "{indent}JIRA: {}", item.jira.join(", "));
+    }
+    for resource in &item.resources {
+        let before = resource
+            .before
+            .map_or_else(|| "(new file)".to_string(), |m| m.to_string());
+        let _ = writeln!(
+            out,
+            "{indent}resource {}: {before} -> {}",
+            resource.path, resource.after
+        );
+    }
+}
+
 /// Prints the report.
 pub fn render(home: &ProductHome, command: &str, report: &ArchivesReport, paint: Paint) -> String {
     let mut out = String::new();
@@ -126,19 +144,7 @@ pub fn render(home: &ProductHome, command: &str, report: &ArchivesReport, paint:
             }
             _ => {}
         }
-        if !item.jira.is_empty() {
-            let _ = writeln!(out, "  JIRA: {}", item.jira.join(", "));
-        }
-        for resource in &item.resources {
-            let before = resource
-                .before
-                .map_or_else(|| "(new file)".to_string(), |m| m.to_string());
-            let _ = writeln!(
-                out,
-                "  resource {}: {before} -> {}",
-                resource.path, resource.after
-            );
-        }
+        details(&mut out, item, "  ");
         if !item.manual_steps.is_empty() {
             let label = match item.state {
                 "removed" => "manual steps of its README (undo any you carried out):",

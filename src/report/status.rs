@@ -223,19 +223,7 @@ pub fn render(home: &ProductHome, inv: &Inventory, paint: Paint) -> String {
             item.state.replace('_', " ")
         );
         let _ = writeln!(out, "    applies to: {}", item.applies_to);
-        if !item.jira.is_empty() {
-            let _ = writeln!(out, "    JIRA: {}", item.jira.join(", "));
-        }
-        for resource in &item.resources {
-            let before = resource
-                .before
-                .map_or_else(|| "(new file)".to_string(), |m| m.to_string());
-            let _ = writeln!(
-                out,
-                "    resource {}: {before} -> {}",
-                resource.path, resource.after
-            );
-        }
+        super::archives::details(&mut out, item, "    ");
         for step in &item.manual_steps {
             let _ = writeln!(out, "    {} {step}", paint.yellow("manual step:"));
         }
