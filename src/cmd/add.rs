@@ -40,7 +40,7 @@ pub fn run(config: &Config) -> Result<Output> {
     plan(&layout, &archives)?;
     let (guard, warning) = guard::acquire(&layout, config.force, config.wait)?;
     warnings.extend(warning);
-    super::finish_pending_logged(&layout)?;
+    super::finish_pending_logged(&layout, &[])?;
     let plans = plan(&layout, &archives)?;
     let (items, done) = super::logged(&layout, None, "add", |log| {
         let mut items = Vec::new();

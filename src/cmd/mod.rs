@@ -104,28 +104,33 @@ pub fn finish_archives(config: &Config, layout: &Layout) -> Result<()> {
     }
     crate::preflight::check_writable(layout)?;
     let (_guard, _) = guard::acquire(layout, config.force, config.wait)?;
-    finish_pending_logged(layout)
+    finish_pending_logged(layout, &[])
 }
 
-/// Finishes every interrupted `add` or `remove` (the lock held), logging what it did in
-/// patches.log and the history; nothing at all when there is none.
-pub fn finish_pending_logged(layout: &Layout) -> Result<()> {
+/// Finishes every interrupted `add` or `remove` (the lock held) but those of the patches
+/// `except` names (a `remove` of a patch whose add cannot finish takes it out as it is),
+/// logging what it did in patches.log and the history; nothing at all when there is none.
+pub fn finish_pending_logged(layout: &Layout, except: &[&str]) -> Result<()> {
     let installed = crate::installed::load(layout)?;
-    if installed.pending().next().is_none() {
+    let pending: Vec<&crate::installed::Record> = installed
+        .pending()
+        .filter(|r| !except.contains(&r.id.as_str()))
+        .collect();
+    if pending.is_empty() {
         return Ok(());
     }
     logged(layout, None, "finish", |log| {
         log.history.outcome = "finished".into();
-        finish_pending(log, layout, &installed)
+        finish_pending(log, layout, &pending)
     })
 }
 
 fn finish_pending(
     log: &mut PatchLog,
     layout: &Layout,
-    installed: &crate::installed::Installed,
+    pending: &[&crate::installed::Record],
 ) -> Result<()> {
-    for record in installed.pending() {
+    for record in pending {
         log.own(
             Level::Warn,
             format!(

@@ -25,7 +25,11 @@ pub fn run(config: &Config) -> Result<Output> {
     crate::preflight::check_writable(&layout)?;
     let (guard, warning) = guard::acquire(&layout, config.force, config.wait)?;
     let warnings: Vec<String> = warning.into_iter().collect();
-    super::finish_pending_logged(&layout)?;
+    // What this removal takes out is taken out as it is, finished or not (an add that
+    // cannot finish is removed this way); any other interrupted operation is finished.
+    let chosen = choose(&layout, &installed::load(&layout)?, &config.patch_ids)?;
+    let ids: Vec<&str> = chosen.iter().map(|r| r.id.as_str()).collect();
+    super::finish_pending_logged(&layout, &ids)?;
     let installed = installed::load(&layout)?;
     let chosen = choose(&layout, &installed, &config.patch_ids)?;
     let (items, done) = super::logged(&layout, None, "remove", |log| {

@@ -338,6 +338,9 @@ fn remove(layout: &Layout, record: &Record) -> Result<Vec<String>> {
         let current = installed::current_md5(layout, &relative)?;
         match resource.before {
             Some(before) if current == Some(before) => {}
+            // Never replaced (an add interrupted before it came to this file): nothing of
+            // the patch's is there to take out.
+            Some(_) if exists(layout, &place.original(&relative))?.is_none() => {}
             Some(before) => {
                 let mode = mode_of(layout, &dest)?;
                 if current.is_some() && current != Some(resource.after) {

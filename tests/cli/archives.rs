@@ -811,3 +811,46 @@ fn control_characters_of_a_readme_reach_no_terminal_and_no_log() {
         );
     }
 }
+
+#[test]
+fn an_add_that_cannot_finish_stops_every_run_naming_the_file_until_it_is_removed() {
+    let env = product();
+    env.apply().code(0);
+    let archive = patch16();
+    let zip = zip_of(&env, &archive);
+    // Killed once everything is staged and the patch directory placed, before any file of
+    // the product changed (the step is found by looking, so the test holds whatever the
+    // count of steps before it).
+    let staged = (1..200)
+        .find_map(|n| {
+            let probe = product();
+            probe.apply().code(0);
+            let zip = zip_of(&probe, &archive);
+            run_with_fault(&probe, &["add", s(&zip)], &format!("abort@{n}"), &[]);
+            let placed = probe.patches().join("patch0016").is_dir();
+            let untouched = file(&probe, CARBON_XML).unwrap() == b"<Server>original</Server>\n"
+                && file(&probe, "bin/fix.sh").is_none();
+            (placed && untouched).then_some(n)
+        })
+        .expect("a step between placing the patch directory and the first resource");
+    run_with_fault(&env, &["add", s(&zip)], &format!("abort@{staged}"), &[]);
+    // Someone edits the file the add was about to replace.
+    write(&env, CARBON_XML, b"<Server>edited meanwhile</Server>\n");
+    let run = env.apply();
+    assert_error(&run, 2, CARBON_XML);
+    run.stderr_has("changed while")
+        .stderr_has(&format!("carbon-patch remove {}", archive.id()));
+    env.verify().code(1).stdout_has("did not finish");
+    assert_eq!(
+        file(&env, CARBON_XML).unwrap(),
+        b"<Server>edited meanwhile</Server>\n"
+    );
+    // remove takes it out as it is: the edit stays, the patch directory goes.
+    env.cmd("remove", &[&archive.id()]).code(0);
+    assert_eq!(
+        file(&env, CARBON_XML).unwrap(),
+        b"<Server>edited meanwhile</Server>\n"
+    );
+    assert!(!env.patches().join("patch0016").exists());
+    env.verify().code(0);
+}
