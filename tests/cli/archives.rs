@@ -822,7 +822,7 @@ fn an_add_that_cannot_finish_stops_every_run_naming_the_file_until_it_is_removed
     // the product changed (the step is found by looking, so the test holds whatever the
     // count of steps before it).
     let staged = (1..200)
-        .find_map(|n| {
+        .find(|&n| {
             let probe = product();
             probe.apply().code(0);
             let zip = zip_of(&probe, &archive);
@@ -830,7 +830,7 @@ fn an_add_that_cannot_finish_stops_every_run_naming_the_file_until_it_is_removed
             let placed = probe.patches().join("patch0016").is_dir();
             let untouched = file(&probe, CARBON_XML).unwrap() == b"<Server>original</Server>\n"
                 && file(&probe, "bin/fix.sh").is_none();
-            (placed && untouched).then_some(n)
+            placed && untouched
         })
         .expect("a step between placing the patch directory and the first resource");
     run_with_fault(&env, &["add", s(&zip)], &format!("abort@{staged}"), &[]);
