@@ -30,7 +30,22 @@ pub fn run(config: &Config) -> Result<Output> {
     };
     if config.dry_run || is_noop(&layout, &survey, &plan) {
         warnings.extend(found(&survey));
-        let text = report::rollback(config, &plan, None);
+        let mut text = report::rollback(config, &plan, None);
+        // What the rollback would take out of the product besides plugins.
+        let would: Vec<String> = crate::installed::load(&layout)?
+            .records
+            .iter()
+            .rev()
+            .map(|r| {
+                format!(
+                    "would remove patch archive {} ({}): {} resource file(s) back to their originals",
+                    r.id,
+                    r.patch_dir,
+                    r.resources.len()
+                )
+            })
+            .collect();
+        text.set_rollback_archives(would);
         return Ok(Output {
             text,
             warnings,

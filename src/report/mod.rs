@@ -494,7 +494,9 @@ pub fn rollback(config: &Config, plan: &Plan, done: Option<&RolledBack>) -> Repo
         product_home: product_home(config),
         body: Body::Rollback(RollbackReport {
             dry_run: config.dry_run,
-            nothing_to_do: plan.actions.is_empty() && plan.hide.is_empty(),
+            nothing_to_do: plan.actions.is_empty()
+                && plan.hide.is_empty()
+                && done.is_none_or(|d| d.archives.is_empty()),
             actions,
             kept,
             moved,
@@ -567,6 +569,14 @@ impl ApplyReport {
 }
 
 impl Report {
+    /// For a rollback's report: the lines about patch archives (a dry run's "would remove").
+    pub fn set_rollback_archives(&mut self, lines: Vec<String>) {
+        if let Body::Rollback(rollback) = &mut self.body {
+            rollback.nothing_to_do &= lines.is_empty();
+            rollback.archives = lines;
+        }
+    }
+
     /// The apply's own report, when this is one (for `add` and `remove`, which apply).
     pub fn into_apply(self) -> Option<ApplyReport> {
         match self.body {

@@ -312,6 +312,20 @@ fn rollback_gives_back_every_resource_as_well_as_plugins() {
         file(&env, CARBON_XML).unwrap(),
         b"<Server>patched twice</Server>\n"
     );
+    let dry = env.cmd("rollback", &["--dry-run"]);
+    dry.code(0)
+        .stdout_has(&format!(
+            "would remove patch archive {} (patch0017)",
+            second.id()
+        ))
+        .stdout_has(&format!(
+            "would remove patch archive {} (patch0016)",
+            first.id()
+        ));
+    assert_eq!(
+        file(&env, CARBON_XML).unwrap(),
+        b"<Server>patched twice</Server>\n"
+    );
     env.rollback()
         .code(0)
         .stdout_has(&format!("Removed patch archive {}", first.id()))
