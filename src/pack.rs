@@ -28,6 +28,9 @@ pub use unpack::{Distribution, Unpacked};
 pub const RECORD_NAME: &str = "carbon-patch-pack.json";
 /// Version of the record's fields; raised when one changes meaning or goes away.
 pub const RECORD_SCHEMA_VERSION: u32 = 1;
+/// The largest of carbon-patch's own files (patches.log, the history, a record) the pack
+/// reads to date its new lines: read whole, so capped.
+const MAX_SETTLED: u64 = 64 << 20;
 /// The variable that fixes the pack's time (reproducible-builds.org).
 pub const EPOCH_VARIABLE: &str = "SOURCE_DATE_EPOCH";
 
@@ -181,8 +184,9 @@ pub fn settle(
     let relative = |p: &Path| p.strip_prefix(home).unwrap_or(p).to_path_buf();
     let shown = |p: &Path| crate::names::Shown::path(&relative(p)).to_string();
     let mut settled = Settled::default();
+    let tree = &layout.tree;
     for path in [&layout.digests, &layout.lock, &layout.journal] {
-        match std::fs::remove_file(path) {
+        match tree.remove_file(path) {
             Ok(()) => settled.left_out.push(shown(path)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(Error::write("remove", path, e)),
@@ -191,13 +195,13 @@ pub fn settle(
     let style = crate::kernel::log_style(crate::kernel::detect(layout).as_ref());
     let original = |path: &Path| before.get(&relative(path)).copied();
     let stamp = time.in_log(style);
-    if rewrite_new_lines(&layout.log, original(&layout.log), |line| {
+    if rewrite_new_lines(tree, &layout.log, original(&layout.log), |line| {
         restamp_log_line(line, &stamp)
     })? {
         settled.normalized.push(shown(&layout.log));
     }
     let stamp = time.log4j();
-    if rewrite_new_lines(&layout.history, original(&layout.history), |line| {
+    if rewrite_new_lines(tree, &layout.history, original(&layout.history), |line| {
         match serde_json::from_str::<crate::history::Record>(line) {
             Ok(mut record) => {
                 record.started = stamp.clone();
@@ -211,31 +215,23 @@ pub fn settle(
     })? {
         settled.normalized.push(shown(&layout.history));
     }
-    let entries = match std::fs::read_dir(&layout.installed) {
-        Ok(entries) => entries
-            .map(|e| e.map(|e| e.path()))
-            .collect::<std::io::Result<Vec<_>>>()
-            .map_err(|e| Error::read("list", &layout.installed, e))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(Error::read("list", &layout.installed, e)),
-    };
-    let mut records: Vec<PathBuf> = entries
-        .into_iter()
-        .map(|dir| dir.join("record.json"))
-        .filter(|p| p.is_file())
-        .collect();
-    records.sort();
-    for path in records {
-        let text = std::fs::read(&path).map_err(|e| Error::read("read", &path, e))?;
-        let unchanged = original(&path).is_some_and(|o| o.md5 == Md5Digest::of_bytes(&text));
-        let Ok(mut record) = serde_json::from_slice::<crate::installed::Record>(&text) else {
+    for record in crate::installed::load(layout)?.records {
+        let path = crate::installed::Place::of(layout, &record.id).record();
+        let Some(text) = tree
+            .read_capped(&path, MAX_SETTLED)
+            .map_err(|e| Error::input("read", &path, e))?
+        else {
             continue;
         };
+        let unchanged = original(&path).is_some_and(|o| o.md5 == Md5Digest::of_bytes(&text));
         if unchanged || record.added == stamp {
             continue;
         }
-        record.added = stamp.clone();
-        write_private(&path, &crate::metadata::render_json(&record))?;
+        let record = crate::installed::Record {
+            added: stamp.clone(),
+            ..record
+        };
+        crate::execute::write_if_changed(tree, &path, &crate::metadata::render_json(&record))?;
         settled.normalized.push(shown(&path));
     }
     Ok(settled)
@@ -245,14 +241,16 @@ pub fn settle(
 /// them when what it held is not where it was, e.g. a log the run shortened). Returns
 /// whether the file exists and is not what the distribution held.
 fn rewrite_new_lines(
+    tree: &crate::tree::Tree,
     path: &Path,
     original: Option<Unpacked>,
     line: impl Fn(&str) -> String,
 ) -> Result<bool> {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(Error::read("read", path, e)),
+    let Some(bytes) = tree
+        .read_capped(path, MAX_SETTLED)
+        .map_err(|e| Error::input("read", path, e))?
+    else {
+        return Ok(false);
     };
     let kept = match original {
         Some(o) if o.md5 == Md5Digest::of_bytes(&bytes) => return Ok(false),
@@ -274,7 +272,7 @@ fn rewrite_new_lines(
         out.extend_from_slice(line(body).as_bytes());
         out.extend_from_slice(end.as_bytes());
     }
-    write_private(path, &out)?;
+    crate::execute::write_if_changed(tree, path, &out)?;
     Ok(true)
 }
 
@@ -284,16 +282,6 @@ fn restamp_log_line(line: &str, stamp: &str) -> String {
         Some((_, rest)) => format!("[{stamp}]{rest}"),
         None => line.to_string(),
     }
-}
-
-/// Replaces a file of the private unpacked tree, keeping its mode.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mode = std::fs::metadata(path)
-        .map(|m| m.permissions().mode())
-        .unwrap_or(0o644);
-    std::fs::write(path, bytes)
-        .and_then(|()| std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)))
-        .map_err(|e| Error::write("write", path, e))
 }
 
 /// One file of the finished product tree.
