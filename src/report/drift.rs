@@ -108,7 +108,13 @@ fn line(out: &mut String, item: &Item, class: Class) {
         m.map_or_else(|| "(none)".to_string(), |m| m.to_string())
     };
     let binary = if item.binary { ", binary" } else { "" };
-    let _ = writeln!(out, "  {}  ({}{binary})", item.path, item.note);
+    // A name from the live home or a pack directory may hold anything: shown escaped.
+    let _ = writeln!(
+        out,
+        "  {}  ({}{binary})",
+        crate::names::Shown(std::ffi::OsStr::new(&item.path)),
+        item.note
+    );
     if class == Class::Conflict || item.binary {
         let _ = writeln!(
             out,

@@ -431,3 +431,17 @@ fn what_is_not_a_carbon_product_or_not_readable_is_refused() {
     assert_error(&run, 2, "plain");
     run.stderr_has("is not a Carbon product");
 }
+
+#[test]
+fn a_live_file_named_with_an_escape_sequence_is_shown_escaped() {
+    let cases = cases();
+    let sides = sides(&cases);
+    put(
+        &sides.live.home.root,
+        "repository/conf/evil\u{1b}[2J.xml",
+        Some(b"<x/>\n"),
+    );
+    let run = drift(&sides, &sides.old_dir, &sides.new_dir, false);
+    run.code(1).stdout_has("evil\\u{1b}[2J.xml");
+    assert!(!run.stdout.contains('\u{1b}'), "{}", run.stdout);
+}
