@@ -96,16 +96,7 @@ pub fn run(config: &Config) -> Result<Output> {
         Ok((items, done))
     })?;
     drop(guard);
-    then_apply(
-        config,
-        ArchivesReport {
-            archives: items,
-            done,
-            findings: Vec::new(),
-            apply: None,
-        },
-        warnings,
-    )
+    then_apply(config, items, done, warnings)
 }
 
 /// Plans installing every archive, and checks that each resource can be placed.
@@ -122,9 +113,16 @@ fn plan(layout: &Layout, archives: &[Archive]) -> Result<Vec<installed::Plan>> {
 /// theirs; the exit code is the apply's.
 pub(super) fn then_apply(
     config: &Config,
-    mut report: ArchivesReport,
+    archives: Vec<ArchiveItem>,
+    done: Vec<String>,
     mut warnings: Vec<String>,
 ) -> Result<Output> {
+    let mut report = ArchivesReport {
+        archives,
+        done,
+        findings: Vec::new(),
+        apply: None,
+    };
     let mut code = exit_codes::SUCCESS;
     if !config.no_apply {
         let applied = super::apply::run(&Config {

@@ -10,7 +10,7 @@ use crate::execute;
 use crate::guard;
 use crate::installed::{self, Installed, Record};
 use crate::log::Level;
-use crate::report::archives::{ArchiveItem, ArchivesReport};
+use crate::report::archives::ArchiveItem;
 
 /// Runs `remove`.
 pub fn run(config: &Config) -> Result<Output> {
@@ -60,16 +60,7 @@ pub fn run(config: &Config) -> Result<Output> {
         Ok((items, done))
     })?;
     drop(guard);
-    super::add::then_apply(
-        config,
-        ArchivesReport {
-            archives: items,
-            done,
-            findings: Vec::new(),
-            apply: None,
-        },
-        warnings,
-    )
+    super::add::then_apply(config, items, done, warnings)
 }
 
 /// Whether `name` (a Patch ID or patchNNNN) was removed already: its record or its patch
