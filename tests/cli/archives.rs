@@ -868,3 +868,20 @@ fn an_add_that_cannot_finish_stops_every_run_naming_the_file_until_it_is_removed
     assert!(!env.patches().join("patch0016").exists());
     env.verify().code(0);
 }
+
+#[test]
+fn add_and_remove_under_a_running_server_exit_3_and_change_nothing() {
+    let env = product();
+    let archive = patch16();
+    let zip = zip_of(&env, &archive);
+    let pid_file = env.home.root.join("wso2carbon.pid");
+    // The test process itself is a live process.
+    std::fs::write(&pid_file, format!("{}\n", std::process::id())).unwrap();
+    let before = env.snapshot();
+    assert_error(&env.cmd("add", &[s(&zip)]), 3, "wso2carbon.pid");
+    assert_same_tree(&before, &env.snapshot(), "a refused add changes nothing");
+    env.cmd("add", &["--force", s(&zip)]).code(0);
+    let before = env.snapshot();
+    assert_error(&env.cmd("remove", &[&archive.id()]), 3, "wso2carbon.pid");
+    assert_same_tree(&before, &env.snapshot(), "a refused remove changes nothing");
+}
