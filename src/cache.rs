@@ -30,13 +30,44 @@ use crate::tree::{Info, Tree};
 const MAX_CACHE_BYTES: u64 = 256 << 20;
 
 /// How much older than the cache file an entry's ctime must be to be trusted, on
-/// filesystems with fine timestamps (the kernel's coarse clock ticks within this).
-const RACY_NS: i64 = 20_000_000;
+/// filesystems with fine timestamps: two ticks of the kernel's coarse clock, which stamps
+/// files ([`tick_ns`]). A cache file records the margin it was written with, and a run
+/// trusts by the larger of that and its own.
+fn racy_ns() -> i64 {
+    2 * tick_ns()
+}
+/// The margin of a cache file written before it recorded one: two ticks at 100 Hz.
+const RACY_BEFORE_NS: i64 = 20_000_000;
 /// The same on filesystems whose timestamps are whole seconds (FAT, some network mounts).
 const RACY_COARSE_NS: i64 = 2_000_000_000;
-/// How far the clock that stamps files may lag the clock a process reads (one tick of the
-/// kernel's coarse clock at its slowest common rate, 100 Hz).
-const CLOCK_LAG_NS: i64 = 10_000_000;
+
+/// One tick of the kernel's coarse clock, which stamps files: the resolution of
+/// `CLOCK_REALTIME_COARSE` (4 ms at 250 Hz), at least 1 ms; where it cannot be read, 10 ms
+/// (100 Hz, the slowest common rate). Also how far the clock that stamps files may lag the
+/// clock a process reads. A run that changed files waits four ticks at most before it
+/// records their digests ([`DigestCache::settle`]: the racy margin, the lag, and one tick
+/// more so that its files' ctimes are strictly older than the margin): 16 ms at 250 Hz,
+/// where a fixed margin for 100 Hz took 30 ms of every apply that wrote.
+fn tick_ns() -> i64 {
+    static TICK: std::sync::LazyLock<i64> = std::sync::LazyLock::new(|| {
+        let mut res = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_getres only writes the timespec it is given.
+        let read = unsafe { libc::clock_getres(libc::CLOCK_REALTIME_COARSE, &mut res) } == 0;
+        let ns = i64::from(res.tv_sec)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(i64::from(res.tv_nsec));
+        if read && ns > 0 {
+            ns.clamp(1_000_000, 1_000_000_000)
+        } else {
+            10_000_000
+        }
+    });
+    *TICK
+}
+
 /// Roughly how many bytes a run hashes per millisecond: what waiting is weighed against.
 const HASHED_BYTES_PER_MS: u64 = 500_000;
 
@@ -75,7 +106,14 @@ struct Entry {
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct CacheFile {
     schema_version: u32,
+    /// The racy margin the writing run used ([`racy_ns`]).
+    #[serde(default = "racy_before")]
+    racy_ns: i64,
     entries: BTreeMap<String, Entry>,
+}
+
+fn racy_before() -> i64 {
+    RACY_BEFORE_NS
 }
 
 /// The cache of one run: what it loaded, and what this run used.
@@ -118,7 +156,7 @@ impl DigestCache {
         let margin = if written_ns % 1_000_000_000 == 0 {
             RACY_COARSE_NS
         } else {
-            RACY_NS
+            file.racy_ns.max(racy_ns()).min(RACY_COARSE_NS)
         };
         DigestCache {
             tree,
@@ -241,7 +279,8 @@ impl DigestCache {
 
     /// Lets the entries in `scope` that the next run would find racy (files this run wrote
     /// or renamed a moment ago) grow old enough to be trusted, when waiting costs less than
-    /// the next run re-reading them: waits out the racy margin (at most ~30 ms), then drops
+    /// the next run re-reading them: waits out the racy margin (four ticks of the kernel's
+    /// coarse clock at most, [`tick_ns`]), then drops
     /// any entry whose file changed meanwhile. What remains is as sound as any entry: a
     /// change within the same clock tick as the file's last one goes unseen, as it would
     /// between any stat and read.
@@ -253,7 +292,7 @@ impl DigestCache {
             .filter(|(id, _)| decode_path(id).is_some_and(|p| scope.contains(&p)))
             .map(|(id, e)| (id.clone(), e.key))
             .collect();
-        let Some((wait, racy)) = settling(now, in_scope) else {
+        let Some((wait, racy)) = settling(now, in_scope, racy_ns() + 2 * tick_ns()) else {
             return;
         };
         std::thread::sleep(wait);
@@ -293,23 +332,29 @@ impl DigestCache {
             .collect();
         metadata::render_json(&CacheFile {
             schema_version: STATE_SCHEMA_VERSION,
+            racy_ns: racy_ns(),
             entries,
         })
     }
 }
 
-/// Of the entries `(id, key)`, those a cache written at `now` would find racy, and how long
-/// to wait for them to stop being so; `None` when none are, or when re-reading them next
-/// time costs less than the wait. Only fine timestamps are waited for.
-fn settling(now: i64, entries: Vec<(String, Key)>) -> Option<(Duration, Vec<(String, Key)>)> {
+/// Of the entries `(id, key)`, those a cache written at `now` would find racy, `margin_ns`
+/// being the racy margin and the clock's lag together, and how long to wait for them to
+/// stop being so; `None` when none are, or when re-reading them next time costs less than
+/// the wait. Only fine timestamps are waited for.
+fn settling(
+    now: i64,
+    entries: Vec<(String, Key)>,
+    margin_ns: i64,
+) -> Option<(Duration, Vec<(String, Key)>)> {
     let racy: Vec<(String, Key)> = entries
         .into_iter()
         .filter(|(_, key)| key.ctime_ns % 1_000_000_000 != 0)
-        .filter(|(_, key)| key.ctime_ns >= now - RACY_NS - CLOCK_LAG_NS)
+        .filter(|(_, key)| key.ctime_ns >= now - margin_ns)
         .collect();
     let newest = racy.iter().map(|(_, key)| key.ctime_ns).max()?;
     // A ctime ahead of the clock (the clock was set back) is not waited for longer.
-    let wait_ns = (newest + RACY_NS + CLOCK_LAG_NS - now).min(RACY_NS + CLOCK_LAG_NS);
+    let wait_ns = (newest + margin_ns - now).min(margin_ns);
     let rehash_ms = racy.iter().map(|(_, key)| key.size).sum::<u64>() / HASHED_BYTES_PER_MS;
     let wait_ms = u64::try_from(wait_ns / 1_000_000).ok()?;
     (wait_ms < rehash_ms).then(|| (Duration::from_nanos(wait_ns.unsigned_abs()), racy))
@@ -452,6 +497,8 @@ mod tests {
                 .collect()
         };
         let big = 200 << 20;
+        // Two ticks and one of lag at 100 Hz.
+        let settling = |now, entries| settling(now, entries, 30 * MS);
         // Old entries need no wait, however big.
         assert!(settling(now, entries(&[key(big, now - 50 * MS)])).is_none());
         // A big file changed 5 ms ago: wait until 30 ms after its change, and re-check it.
@@ -495,6 +542,83 @@ mod tests {
         assert_eq!(
             load(&path, true).md5(&file).unwrap(),
             Md5Digest::of_bytes(b"two")
+        );
+    }
+
+    #[test]
+    fn the_margin_a_cache_was_written_with_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.jar");
+        fs::write(&file, b"one").unwrap();
+        // Written 100 ms after the file: clear of this machine's margin (a few ticks)...
+        let after = fs::metadata(&file).unwrap().modified().unwrap() + Duration::from_millis(100);
+        let path = forged_cache(&file, b"one", b"forged", after);
+        assert_eq!(
+            load(&path, true).md5(&file).unwrap(),
+            Md5Digest::of_bytes(b"forged")
+        );
+        // ...but not of the one second its writer said it needed.
+        let mut json: serde_json::Value =
+            serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        assert_eq!(json["racy_ns"], racy_ns());
+        json["racy_ns"] = 1_000_000_000.into();
+        fs::write(&path, json.to_string()).unwrap();
+        fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(after)
+            .unwrap();
+        assert_eq!(
+            load(&path, true).md5(&file).unwrap(),
+            Md5Digest::of_bytes(b"one")
+        );
+    }
+
+    #[test]
+    fn a_file_written_just_before_the_cache_is_trusted_by_the_next_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let (source, file) = (dir.path().join("a.jar"), dir.path().join("b.jar"));
+        fs::write(&source, b"one").unwrap();
+        let cache = forged_run(&source, b"forged");
+        // A copy written a moment ago, large enough that re-reading it would cost more
+        // than waiting (it is sparse), vouched for with the source's (forged) digest.
+        let at_copy = info(&source);
+        fs::File::create(&file).unwrap().set_len(64 << 20).unwrap();
+        cache.vouch(&file, &source, &at_copy);
+        let scope = HashSet::from([file.clone()]);
+        cache.settle(&scope);
+        // Stamped as early as the kernel may stamp it: by its coarse clock, a whole tick
+        // behind and on the grid of ticks the file's own ctime is on.
+        let ctime = {
+            use std::os::unix::fs::MetadataExt;
+            let meta = fs::metadata(&file).unwrap();
+            meta.ctime() * 1_000_000_000 + meta.ctime_nsec()
+        };
+        let behind = now_ns() - tick_ns() - ctime;
+        let stamped = UNIX_EPOCH
+            + Duration::from_nanos((ctime + behind - behind.rem_euclid(tick_ns())) as u64);
+        let path = dir.path().join("cache.json");
+        fs::write(&path, cache.render(&scope)).unwrap();
+        fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(stamped)
+            .unwrap();
+        // Not read again: the forged digest comes back.
+        assert_eq!(
+            load(&path, true).md5(&file).unwrap(),
+            Md5Digest::of_bytes(b"forged")
+        );
+    }
+
+    #[test]
+    fn a_tick_is_read_from_the_coarse_clock() {
+        assert!(
+            (1_000_000..=1_000_000_000).contains(&tick_ns()),
+            "{}",
+            tick_ns()
         );
     }
 
