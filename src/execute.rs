@@ -53,6 +53,57 @@ pub fn write_if_changed(tree: &Tree, path: &Path, bytes: &[u8]) -> Result<bool> 
     Ok(true)
 }
 
+/// [`write_if_changed`] for several files made durable together, as a run records its
+/// metadata: each file that must change is written beside its target, all of them are
+/// flushed at once ([`steps::Batch`]), renamed in the order given, and their directories
+/// flushed at once — two waits for the disk instead of two per file. Returns whether any
+/// was written.
+pub fn write_all_if_changed(tree: &Tree, files: &[(&Path, &[u8])]) -> Result<bool> {
+    let changed: Vec<(&Path, &[u8])> = files
+        .iter()
+        .copied()
+        .filter(|(path, bytes)| {
+            !tree
+                .read_capped(path, bytes.len() as u64)
+                .is_ok_and(|current| current.is_some_and(|c| c == *bytes))
+        })
+        .collect();
+    if changed.is_empty() {
+        return Ok(false);
+    }
+    let mut temps = Vec::with_capacity(changed.len());
+    let result = write_batch(tree, &changed, &mut temps);
+    if result.is_err() {
+        // Best effort, as in `write_if_changed` (a temporary file already renamed is gone
+        // under that name): whatever stays is a leftover the next run clears.
+        for temp in &temps {
+            let _ = tree.remove_file(temp);
+        }
+    }
+    result.map(|()| true)
+}
+
+/// [`write_all_if_changed`]'s writes, each temporary file in `temps` as soon as it exists.
+fn write_batch(tree: &Tree, files: &[(&Path, &[u8])], temps: &mut Vec<PathBuf>) -> Result<()> {
+    let parent_of = |path: &Path| path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let mut parents: Vec<PathBuf> = files.iter().map(|(path, _)| parent_of(path)).collect();
+    parents.sort();
+    parents.dedup();
+    for parent in &parents {
+        steps::create_dir_all(tree, parent)?;
+    }
+    let written = steps::Batch::begin(tree, &parents[0])?;
+    for (path, bytes) in files {
+        temps.push(steps::write_temp_unflushed(tree, &parent_of(path), bytes)?);
+    }
+    written.flush(temps, &[])?;
+    let renamed = steps::Batch::begin(tree, &parents[0])?;
+    for ((path, _), temp) in files.iter().zip(temps.iter()) {
+        steps::rename(tree, temp, path, "rename into")?;
+    }
+    renamed.flush(&[], &parents)
+}
+
 /// Records `journal` before the first write of an operation.
 pub fn begin(layout: &Layout, journal: &Journal) -> Result<()> {
     write_if_changed(
@@ -74,15 +125,31 @@ pub fn end(layout: &Layout) -> Result<()> {
 }
 
 /// Moves each `(dir, hidden)` directory to `<hidden>/<name>` (or `<name>~2`, `~3`, ... when
-/// taken), telling `moved` where each went. The moves are made durable together: each
-/// hidden directory and each parent is flushed once, after the last rename, not twice per
-/// move (two flushes of the same directory for every one of 40 patches were a fifth of a
-/// small product's rollback).
+/// taken), telling `moved` where each went. The moves are made durable together: the
+/// hidden directories and the parents are flushed at once, after the last rename, not
+/// twice per move (two flushes of the same directory for every one of 40 patches were a
+/// fifth of a small product's rollback).
 pub fn hide_dirs<'a>(
     tree: &Tree,
     moves: impl IntoIterator<Item = (&'a Path, PathBuf)>,
-    mut moved: impl FnMut(&Path, &Path),
+    moved: impl FnMut(&Path, &Path),
 ) -> Result<()> {
+    let moves: Vec<(&Path, PathBuf)> = moves.into_iter().collect();
+    let Some((first, _)) = moves.first() else {
+        return Ok(());
+    };
+    let batch = steps::Batch::begin(tree, first.parent().unwrap_or(first))?;
+    let dirs = move_aside(tree, moves, moved)?;
+    batch.flush(&[], &dirs)
+}
+
+/// [`hide_dirs`] without the flush: returns the directories to flush (the caller flushes
+/// them with its own, [`Executor::finish_with`]).
+pub fn move_aside<'a>(
+    tree: &Tree,
+    moves: impl IntoIterator<Item = (&'a Path, PathBuf)>,
+    mut moved: impl FnMut(&Path, &Path),
+) -> Result<Vec<PathBuf>> {
     let mut to_flush = std::collections::BTreeSet::new();
     for (dir, hidden) in moves {
         steps::create_dir_all(tree, &hidden)?;
@@ -101,7 +168,7 @@ pub fn hide_dirs<'a>(
         to_flush.extend(dir.parent().map(Path::to_path_buf));
         to_flush.insert(hidden);
     }
-    to_flush.iter().try_for_each(|dir| sync_dir(tree, dir))
+    Ok(to_flush.into_iter().collect())
 }
 
 /// Clears what an interrupted run may have left: the temporary files in plugins of the

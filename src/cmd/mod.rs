@@ -273,7 +273,8 @@ pub fn cache_scope(layout: &Layout, discovery: &Discovery, plan: &Plan) -> HashS
 
 /// Writes the metadata that records `plan` as done (SPEC §9): the runtime's jar list and
 /// both applied lists, carbon-patch's state and, when one was made, the backup manifest.
-/// Files already holding the right bytes are not rewritten. Returns whether any was.
+/// Files already holding the right bytes are not rewritten; the others are made durable
+/// together. Returns whether any was.
 #[tracing::instrument(level = "debug", skip_all)]
 pub fn record(
     layout: &Layout,
@@ -292,20 +293,23 @@ pub fn record(
             .map(|(t, p)| (metadata::encode_path(t), p.into()))
             .collect(),
     };
-    let mut wrote = false;
-    if let Some(manifest) = backup {
-        wrote |= execute::write_if_changed(
-            &layout.tree,
-            &layout.backup_manifest,
-            &metadata::render_json(manifest),
-        )?;
-    }
-    wrote |= execute::write_if_changed(&layout.tree, &layout.jar_list, &jars)?;
-    wrote |= execute::write_if_changed(&layout.tree, &layout.applied_list_44, &applied)?;
-    wrote |= execute::write_if_changed(&layout.tree, &layout.applied_list_42, &applied)?;
-    wrote |=
-        execute::write_if_changed(&layout.tree, &layout.state, &metadata::render_json(&state))?;
+    // Rendered before the digests are settled: what settling waits for is the files'
+    // timestamps, not these.
+    let manifest = backup.map(metadata::render_json);
+    let state = metadata::render_json(&state);
     cache.settle(cache_scope);
-    wrote |= execute::write_if_changed(&layout.tree, &layout.digests, &cache.render(cache_scope))?;
+    let digests = cache.render(cache_scope);
+    let mut files: Vec<(&std::path::Path, &[u8])> = Vec::with_capacity(6);
+    if let Some(manifest) = &manifest {
+        files.push((&layout.backup_manifest, manifest));
+    }
+    files.extend([
+        (layout.jar_list.as_path(), jars.as_slice()),
+        (&layout.applied_list_44, &applied),
+        (&layout.applied_list_42, &applied),
+        (&layout.state, &state),
+        (&layout.digests, &digests),
+    ]);
+    let wrote = execute::write_all_if_changed(&layout.tree, &files)?;
     Ok(wrote)
 }

@@ -167,7 +167,9 @@ fn carry_out(
     }
     let executor = Executor::new(layout, "rollback");
     let done = executor.run_all(&plan.actions);
-    executor.finish()?;
+    if done.is_err() {
+        executor.finish()?;
+    }
     let done = done?;
     log.history.files = super::apply::files_changed(layout, plan, &done);
     let mut archived = Vec::new();
@@ -194,13 +196,16 @@ fn carry_out(
         let parent = dir.parent().unwrap_or(&layout.patches);
         (dir.as_path(), parent.join(layout::ROLLED_BACK_DIR))
     });
-    execute::hide_dirs(&layout.tree, moves, |dir, to| {
+    let hidden = execute::move_aside(&layout.tree, moves, |dir, to| {
         log.own(
             Level::Info,
             format!("Moved {} to {}", layout.display(dir), layout.display(to)),
         );
         moved.push((dir.to_path_buf(), to.to_path_buf()));
-    })?;
+    });
+    // Plugins' renames and these moves are flushed together.
+    executor.finish_with(hidden.as_ref().cloned().unwrap_or_default())?;
+    hidden?;
     log.history.moved = moved
         .iter()
         .map(|(dir, to)| {

@@ -4,8 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
-
 use crate::error::{Error, Result};
 use crate::layout::{self, Layout};
 use crate::metadata::{self, BackupManifest, STATE_SCHEMA_VERSION};
@@ -98,12 +96,9 @@ fn copy_plugins(layout: &Layout) -> Result<(BackupManifest, CopiedFrom)> {
         &mut files,
     )?;
     let bar = crate::progress::bar("backup", files.len());
-    let copied: Vec<(u64, Info)> = direct::on_copy_threads(|| {
-        files
-            .par_iter()
-            .inspect(|_| bar.inc())
-            .map(|(from, to, _)| steps::copy_stamped(tree, from, to, None))
-            .collect::<Result<_>>()
+    let copied: Vec<(u64, Info)> = direct::copy_all(&files, |(from, to, _)| {
+        bar.inc();
+        steps::copy_stamped(tree, from, to, None)
     })?;
     let copies: Vec<PathBuf> = files.iter().map(|(_, to, _)| to.clone()).collect();
     batch.flush(&copies, &dirs)?;

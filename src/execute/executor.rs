@@ -8,7 +8,8 @@
 //!    and the archive's directories flushed, before any of them is replaced;
 //! 4. the temporary files are renamed over their targets, and files leaving plugins are
 //!    moved into the archive;
-//! 5. [`Executor::finish`] flushes the directories renamed into, before the run is recorded.
+//! 5. [`Executor::finish`] flushes the directories renamed into (with any the caller moved
+//!    things in and out of meanwhile) at once, before the run is recorded.
 
 use std::collections::BTreeSet;
 use std::io;
@@ -32,6 +33,9 @@ pub struct Executor<'a> {
     label: &'static str,
     archive: Mutex<Option<PathBuf>>,
     renamed_in: Mutex<BTreeSet<PathBuf>>,
+    /// Watches the filesystems of those directories from before the first rename, for
+    /// [`Executor::finish`]'s flush.
+    renames: Mutex<Option<steps::Batch<'a>>>,
     /// Temporary files this run created: removed (best effort) when a phase fails.
     temps: Mutex<Vec<PathBuf>>,
 }
@@ -61,6 +65,7 @@ impl<'a> Executor<'a> {
             label,
             archive: Mutex::default(),
             renamed_in: Mutex::default(),
+            renames: Mutex::default(),
             temps: Mutex::default(),
         }
     }
@@ -84,13 +89,13 @@ impl<'a> Executor<'a> {
     #[tracing::instrument(level = "debug", skip_all)]
     fn phases(&self, actions: &[Action]) -> Result<Vec<Done>> {
         let batch = steps::Batch::begin(&self.layout.tree, &self.layout.plugins)?;
+        *lock(&self.renames) = Some(steps::Batch::begin(
+            &self.layout.tree,
+            &self.layout.plugins,
+        )?);
         let bar = crate::progress::bar("copying", actions.len());
-        let staged: Vec<Option<Staged>> = direct::on_copy_threads(|| {
-            actions
-                .par_iter()
-                .map(|action| self.stage(action).inspect(|_| bar.inc()))
-                .collect::<Result<_>>()
-        })?;
+        let staged: Vec<Option<Staged>> =
+            direct::copy_all(actions, |action| self.stage(action).inspect(|_| bar.inc()))?;
         let temps: Vec<PathBuf> = staged.iter().flatten().map(|s| s.temp.clone()).collect();
         batch.flush(&temps, &[])?;
 
@@ -118,9 +123,24 @@ impl<'a> Executor<'a> {
 
     /// Flushes every directory an action renamed a file into or out of.
     pub fn finish(&self) -> Result<()> {
-        let dirs = std::mem::take(&mut *lock(&self.renamed_in));
-        dirs.iter()
-            .try_for_each(|dir| sync_dir(&self.layout.tree, dir))
+        self.finish_with(Vec::new())
+    }
+
+    /// [`Executor::finish`], flushing `also` too, together: directories the caller
+    /// renamed things in or out of since the actions ran.
+    pub fn finish_with(&self, also: Vec<PathBuf>) -> Result<()> {
+        let mut dirs: Vec<PathBuf> = std::mem::take(&mut *lock(&self.renamed_in))
+            .into_iter()
+            .chain(also)
+            .collect();
+        dirs.sort();
+        dirs.dedup();
+        let batch = lock(&self.renames).take();
+        match batch {
+            Some(batch) => batch.flush(&[], &dirs),
+            None if dirs.is_empty() => Ok(()),
+            None => steps::Batch::begin(&self.layout.tree, &dirs[0])?.flush(&[], &dirs),
+        }
     }
 
     /// Phase 1: copies the action's new content (past the page cache, `steps::copy_stamped`)

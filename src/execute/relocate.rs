@@ -8,8 +8,6 @@
 
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
-
 use crate::error::{Error, Result};
 use crate::tree::Tree;
 
@@ -52,10 +50,8 @@ fn copy_dir(tree: &Tree, from: &Path, to: &Path) -> Result<()> {
         .dir(from, false)
         .map_err(|e| Error::read("list", from, e))?;
     mirror(tree, &source, Path::new(""), to, &mut dirs, &mut files)?;
-    direct::on_copy_threads(|| {
-        files
-            .par_iter()
-            .try_for_each(|(from, to, _)| steps::copy_stamped(tree, from, to, None).map(drop))
+    direct::copy_all(&files, |(from, to, _)| {
+        steps::copy_stamped(tree, from, to, None).map(drop)
     })?;
     let copies: Vec<PathBuf> = files.into_iter().map(|(_, to, _)| to).collect();
     batch.flush(&copies, &dirs)

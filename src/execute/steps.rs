@@ -70,10 +70,24 @@ pub fn create_file(tree: &Tree, path: &Path) -> Result<File> {
 
 /// Writes `bytes` into a new temporary file in `dir` and flushes it. Returns its path.
 pub fn write_temp(tree: &Tree, dir: &Path, bytes: &[u8]) -> Result<PathBuf> {
+    write_temp_then(tree, dir, bytes, true)
+}
+
+/// Like [`write_temp`], without the flush: for a [`Batch`], which flushes it with the rest.
+pub fn write_temp_unflushed(tree: &Tree, dir: &Path, bytes: &[u8]) -> Result<PathBuf> {
+    write_temp_then(tree, dir, bytes, false)
+}
+
+fn write_temp_then(tree: &Tree, dir: &Path, bytes: &[u8], flush: bool) -> Result<PathBuf> {
     use std::io::Write;
     let (mut file, temp) = step("create a file in", dir, || tree.create_temp(dir, 0o644))?;
-    let written = step("write", &temp, || file.write_all(bytes))
-        .and_then(|()| step("flush", &temp, || file.sync_all()));
+    let written = step("write", &temp, || file.write_all(bytes)).and_then(|()| {
+        if flush {
+            step("flush", &temp, || file.sync_all())
+        } else {
+            Ok(())
+        }
+    });
     if let Err(e) = written {
         let _ = tree.remove_file(&temp);
         return Err(e);
@@ -206,6 +220,9 @@ pub fn sync_parent(tree: &Tree, path: &Path) -> Result<()> {
     }
 }
 
+/// At most this many files and directories, a batch flushes each ([`Batch::flush`]).
+const FEW: usize = 3;
+
 /// A batch of writes made durable together: one descriptor per filesystem the batch writes
 /// to, opened before the writes, so the `syncfs` that ends the batch reports any writeback
 /// error on that filesystem from then on, even one another process has already been told
@@ -262,6 +279,14 @@ impl<'t> Batch<'t> {
         // Nothing written: no `syncfs`, which would flush every other program's writes too.
         if files.is_empty() && dirs.is_empty() {
             return Ok(());
+        }
+        // A few are flushed one by one: flushing a filesystem costs several files' flushes
+        // (on XFS, a `syncfs` took 0.4-2 ms, a directory's `fsync` 0.3-0.5 ms).
+        if files.len() + dirs.len() <= FEW {
+            files
+                .iter()
+                .try_for_each(|file| sync_file(self.tree, file))?;
+            return dirs.iter().try_for_each(|dir| sync_dir(self.tree, dir));
         }
         let mut devices = BTreeMap::new();
         for dir in files
