@@ -50,6 +50,10 @@ pub fn copy_all<T: Sync, R: Send>(
             .map(&copy)
             .collect::<crate::error::Result<Vec<R>>>()
     };
+    if LAST_CLONED.get() == Some(true) {
+        return Ok(std::iter::once(first).chain(copy_rest()?).collect());
+    }
+    // Started on first use: a run that only clones never starts them.
     static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
     let pool = POOL.get_or_init(|| {
         rayon::ThreadPoolBuilder::new()
@@ -59,13 +63,10 @@ pub fn copy_all<T: Sync, R: Send>(
             .ok()
     });
     let rest = match pool {
-        Some(pool) if LAST_CLONED.get() != Some(true) => pool.install(copy_rest),
-        _ => copy_rest(),
+        Some(pool) => pool.install(copy_rest),
+        None => copy_rest(),
     }?;
-    let mut all = Vec::with_capacity(items.len());
-    all.push(first);
-    all.extend(rest);
-    Ok(all)
+    Ok(std::iter::once(first).chain(rest).collect())
 }
 
 thread_local! {
