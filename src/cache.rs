@@ -42,7 +42,7 @@ const RACY_BEFORE_NS: i64 = 20_000_000;
 const RACY_COARSE_NS: i64 = 2_000_000_000;
 
 /// One tick of the kernel's coarse clock, which stamps files: the resolution of
-/// `CLOCK_REALTIME_COARSE` (4 ms at 250 Hz), at least 1 ms; where it cannot be read, 10 ms
+/// `CLOCK_REALTIME_COARSE` (4 ms at 250 Hz), at least 1 ms; where it reads as none, 10 ms
 /// (100 Hz, the slowest common rate). Also how far the clock that stamps files may lag the
 /// clock a process reads. A run that changed files waits four ticks at most before it
 /// records their digests ([`DigestCache::settle`]: the racy margin, the lag, and one tick
@@ -50,16 +50,12 @@ const RACY_COARSE_NS: i64 = 2_000_000_000;
 /// where a fixed margin for 100 Hz took 30 ms of every apply that wrote.
 fn tick_ns() -> i64 {
     static TICK: std::sync::LazyLock<i64> = std::sync::LazyLock::new(|| {
-        let mut res = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: clock_getres only writes the timespec it is given.
-        let read = unsafe { libc::clock_getres(libc::CLOCK_REALTIME_COARSE, &mut res) } == 0;
-        let ns = i64::from(res.tv_sec)
+        let res = rustix::time::clock_getres(rustix::time::ClockId::RealtimeCoarse);
+        let ns = res
+            .tv_sec
             .saturating_mul(1_000_000_000)
-            .saturating_add(i64::from(res.tv_nsec));
-        if read && ns > 0 {
+            .saturating_add(res.tv_nsec);
+        if ns > 0 {
             ns.clamp(1_000_000, 1_000_000_000)
         } else {
             10_000_000
