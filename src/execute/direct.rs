@@ -32,6 +32,24 @@ const ALIGN: usize = 4096;
 /// wait for the filesystem's locks (a rollback on XFS: 38 ms with 2 threads, 42 ms with 8).
 const COPY_THREADS: usize = 8;
 
+/// Runs `work`, whose parallel iterators mostly wait for the disk (copies that write their
+/// bytes, flushes of file after file), on [`COPY_THREADS`] threads, started on first use
+/// (or, should they fail to start, on rayon's own).
+pub fn on_waiting_threads<R: Send>(work: impl FnOnce() -> R + Send) -> R {
+    static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
+    let pool = POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(COPY_THREADS)
+            .thread_name(|i| format!("copy-{i}"))
+            .build()
+            .ok()
+    });
+    match pool {
+        Some(pool) => pool.install(work),
+        None => work(),
+    }
+}
+
 /// Runs `copy` on every item, the results in the items' order: the first on the caller's
 /// thread, which learns whether the destination's filesystem clones, then the rest in
 /// parallel on the threads that suit the way it copies (see [`COPY_THREADS`]).
@@ -50,21 +68,10 @@ pub fn copy_all<T: Sync, R: Send>(
             .map(&copy)
             .collect::<crate::error::Result<Vec<R>>>()
     };
-    if LAST_CLONED.get() == Some(true) {
-        return Ok(std::iter::once(first).chain(copy_rest()?).collect());
-    }
-    // Started on first use: a run that only clones never starts them.
-    static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
-    let pool = POOL.get_or_init(|| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(COPY_THREADS)
-            .thread_name(|i| format!("copy-{i}"))
-            .build()
-            .ok()
-    });
-    let rest = match pool {
-        Some(pool) => pool.install(copy_rest),
-        None => copy_rest(),
+    let rest = if LAST_CLONED.get() == Some(true) {
+        copy_rest()
+    } else {
+        on_waiting_threads(copy_rest)
     }?;
     Ok(std::iter::once(first).chain(rest).collect())
 }

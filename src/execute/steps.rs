@@ -308,13 +308,17 @@ impl<'t> Batch<'t> {
             dir.and_then(|dir| devices.get(dir))
                 .is_some_and(|device| self.watched[device].reports_errors)
         };
-        files
-            .par_iter()
-            .filter(|file| !confirmed(file.parent()))
-            .try_for_each(|file| sync_file(self.tree, file))?;
-        dirs.par_iter()
-            .filter(|dir| !confirmed(Some(dir)))
-            .try_for_each(|dir| sync_dir(self.tree, dir))
+        // Each `fsync` mostly waits for the device: several in flight (on overlayfs, after
+        // a backup of 800 files: 187-204 ms with 8 threads, 239-259 ms with 2).
+        super::direct::on_waiting_threads(|| {
+            files
+                .par_iter()
+                .filter(|file| !confirmed(file.parent()))
+                .try_for_each(|file| sync_file(self.tree, file))?;
+            dirs.par_iter()
+                .filter(|dir| !confirmed(Some(dir)))
+                .try_for_each(|dir| sync_dir(self.tree, dir))
+        })
     }
 }
 
