@@ -402,13 +402,18 @@ mod tests {
             );
         let path = file.with_file_name("cache.json");
         fs::write(&path, text).unwrap();
+        stamp(&path, written);
+        path
+    }
+
+    /// Sets the modification time of `path` (the cache file's, which the racy check reads).
+    fn stamp(path: &Path, modified: SystemTime) {
         fs::File::options()
             .write(true)
-            .open(&path)
+            .open(path)
             .unwrap()
-            .set_modified(written)
+            .set_modified(modified)
             .unwrap();
-        path
     }
 
     fn later() -> SystemTime {
@@ -559,12 +564,7 @@ mod tests {
         assert_eq!(json["racy_ns"], racy_ns());
         json["racy_ns"] = 1_000_000_000.into();
         fs::write(&path, json.to_string()).unwrap();
-        fs::File::options()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_modified(after)
-            .unwrap();
+        stamp(&path, after);
         assert_eq!(
             load(&path, true).md5(&file).unwrap(),
             Md5Digest::of_bytes(b"one")
@@ -596,12 +596,7 @@ mod tests {
             + Duration::from_nanos((ctime + behind - behind.rem_euclid(tick_ns())) as u64);
         let path = dir.path().join("cache.json");
         fs::write(&path, cache.render(&scope)).unwrap();
-        fs::File::options()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_modified(stamped)
-            .unwrap();
+        stamp(&path, stamped);
         // Not read again: the forged digest comes back.
         assert_eq!(
             load(&path, true).md5(&file).unwrap(),
@@ -649,12 +644,7 @@ mod tests {
         assert_eq!((size, name.to_str()), (3, Some("org.a_1.jar")));
         let path = dir.path().join("cache.json");
         fs::write(&path, learnt.render(&HashSet::from([file.to_path_buf()]))).unwrap();
-        fs::File::options()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_modified(later())
-            .unwrap();
+        stamp(&path, later());
         let (_, size, name) = load(&path, true)
             .md5_size_and_name(&file, || panic!("the name must come from the cache"))
             .unwrap();
@@ -675,12 +665,7 @@ mod tests {
             .replace("\"org.a_1.jar\"", "\"../../../bin/evil.jar\"");
         let path = dir.path().join("cache.json");
         fs::write(&path, text).unwrap();
-        fs::File::options()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_modified(later())
-            .unwrap();
+        stamp(&path, later());
         let (_, _, name) = load(&path, true)
             .md5_size_and_name(&file, || Ok("org.a_1.jar".into()))
             .unwrap();

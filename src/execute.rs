@@ -35,11 +35,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Atomically writes `bytes` to `path` unless it already holds exactly them. Returns
 /// whether it wrote.
 pub fn write_if_changed(tree: &Tree, path: &Path, bytes: &[u8]) -> Result<bool> {
-    // Read no more than the new content: a larger file differs anyway.
-    if tree
-        .read_capped(path, bytes.len() as u64)
-        .is_ok_and(|current| current.is_some_and(|c| c == bytes))
-    {
+    if holds(tree, path, bytes) {
         return Ok(false);
     }
     let parent = path.parent().unwrap_or(Path::new("."));
@@ -53,6 +49,13 @@ pub fn write_if_changed(tree: &Tree, path: &Path, bytes: &[u8]) -> Result<bool> 
     Ok(true)
 }
 
+/// Whether the file `path` holds exactly `bytes` (read no further than their length: a
+/// larger file differs anyway).
+fn holds(tree: &Tree, path: &Path, bytes: &[u8]) -> bool {
+    tree.read_capped(path, bytes.len() as u64)
+        .is_ok_and(|current| current.is_some_and(|c| c == bytes))
+}
+
 /// [`write_if_changed`] for several files made durable together, as a run records its
 /// metadata: each file that must change is written beside its target, all of them are
 /// flushed at once ([`steps::Batch`]), renamed in the order given, and their directories
@@ -62,11 +65,7 @@ pub fn write_all_if_changed(tree: &Tree, files: &[(&Path, &[u8])]) -> Result<boo
     let changed: Vec<(&Path, &[u8])> = files
         .iter()
         .copied()
-        .filter(|(path, bytes)| {
-            !tree
-                .read_capped(path, bytes.len() as u64)
-                .is_ok_and(|current| current.is_some_and(|c| c == *bytes))
-        })
+        .filter(|(path, bytes)| !holds(tree, path, bytes))
         .collect();
     if changed.is_empty() {
         return Ok(false);
