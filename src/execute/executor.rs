@@ -88,6 +88,10 @@ impl<'a> Executor<'a> {
 
     #[tracing::instrument(level = "debug", skip_all)]
     fn phases(&self, actions: &[Action]) -> Result<Vec<Done>> {
+        // A run that changes nothing watches no filesystem.
+        if actions.is_empty() {
+            return Ok(Vec::new());
+        }
         let batch = steps::Batch::begin(&self.layout.tree, &self.layout.plugins)?;
         *lock(&self.renames) = Some(steps::Batch::begin(
             &self.layout.tree,
