@@ -276,10 +276,9 @@ impl DigestCache {
     /// Lets the entries in `scope` that the next run would find racy (files this run wrote
     /// or renamed a moment ago) grow old enough to be trusted, when waiting costs less than
     /// the next run re-reading them: waits out the racy margin (four ticks of the kernel's
-    /// coarse clock at most, [`tick_ns`]), then drops
-    /// any entry whose file changed meanwhile. What remains is as sound as any entry: a
-    /// change within the same clock tick as the file's last one goes unseen, as it would
-    /// between any stat and read.
+    /// coarse clock at most, [`tick_ns`]), then drops any entry whose file changed
+    /// meanwhile. What remains is as sound as any entry: a change within the same clock
+    /// tick as the file's last one goes unseen, as it would between any stat and read.
     pub fn settle(&self, scope: &HashSet<PathBuf>) {
         let now = now_ns();
         let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
