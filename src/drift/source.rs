@@ -18,7 +18,7 @@ use super::{ROOTS, scope};
 use crate::archive::check_zip_entry;
 use crate::digest::Md5Digest;
 use crate::error::{Error, Result};
-use crate::pack::unpack::{Shared, open_file};
+use crate::pack::unpack::{Shared, open_zip};
 use crate::tree::{Kind, Tree};
 
 /// What a scan found of one configuration file.
@@ -146,16 +146,7 @@ impl Source {
     }
 
     fn open_zip(path: &Path) -> Result<Source> {
-        let file = open_file(path)?;
-        let shared = Shared::new(file).map_err(|e| Error::read("inspect", path, e))?;
-        let mut zip = zip::ZipArchive::new(shared)
-            .map_err(|e| refused(path, format!("it is not a readable ZIP archive ({e})")))?;
-        if zip.has_duplicate_names() {
-            return Err(refused(
-                path,
-                "its central directory names an entry twice".into(),
-            ));
-        }
+        let mut zip = open_zip(path, |message| refused(path, message))?;
         let mut tops = std::collections::BTreeSet::new();
         let mut plugins = false;
         let mut entries = BTreeMap::new();

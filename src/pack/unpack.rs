@@ -126,23 +126,30 @@ pub fn open_file(path: &Path) -> Result<File> {
     })
 }
 
+/// Opens the ZIP at `path` ([`open_file`]) for reading its entries, refusing with `refuse`
+/// one the reader cannot read or whose central directory names an entry twice (the reader
+/// keeps one entry a name: a second one would go unseen).
+pub fn open_zip(path: &Path, refuse: impl Fn(String) -> Error) -> Result<zip::ZipArchive<Shared>> {
+    let file = open_file(path)?;
+    let shared = Shared::new(file).map_err(|e| Error::read("inspect", path, e))?;
+    let zip = zip::ZipArchive::new(shared)
+        .map_err(|e| refuse(format!("it is not a readable ZIP archive ({e})")))?;
+    if zip.has_duplicate_names() {
+        return Err(refuse(
+            "its central directory names an entry twice (which one would be read is anyone's guess)"
+                .into(),
+        ));
+    }
+    Ok(zip)
+}
+
 impl Distribution {
     /// Opens the ZIP at `path` and checks every entry of its central directory: one top
     /// directory holding everything, names and kinds as [`check_zip_entry`] wants them, no
     /// name twice, no file where another entry needs a directory, sizes within
     /// [`MAX_ENTRIES`] and [`MAX_TOTAL`].
     pub fn open(path: &Path) -> Result<Distribution> {
-        let file = open_file(path)?;
-        let shared = Shared::new(file).map_err(|e| Error::read("inspect", path, e))?;
-        let mut zip = zip::ZipArchive::new(shared)
-            .map_err(|e| refused(path, format!("it is not a readable ZIP archive ({e})")))?;
-        // The reader keeps one entry a name: a second one would go unseen.
-        if zip.has_duplicate_names() {
-            return Err(refused(
-                path,
-                "its central directory names an entry twice (which one would be unpacked is anyone's guess)".into(),
-            ));
-        }
+        let mut zip = open_zip(path, |message| refused(path, message))?;
         if zip.len() > MAX_ENTRIES {
             return Err(refused(
                 path,
